@@ -38,3 +38,8 @@ def samples_dir():
 @pytest.fixture
 def repo_root():
     return REPO_ROOT
+
+
+from mmengine.registry import init_default_scope  # noqa: E402
+
+init_default_scope('mmseg')

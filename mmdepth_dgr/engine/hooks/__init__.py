@@ -1,1 +1,3 @@
-__all__ = []
+from .nonfinite_loss_hook import NonFiniteLossHook, find_nonfinite
+
+__all__ = ['NonFiniteLossHook', 'find_nonfinite']

@@ -1,1 +1,3 @@
-__all__ = []
+from .mono_depth_estimator import MonoDepthEstimator, flip_tta
+
+__all__ = ['MonoDepthEstimator', 'flip_tta']

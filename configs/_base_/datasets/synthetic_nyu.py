@@ -1,0 +1,48 @@
+# Procedurally generated indoor scenes in the NYU/BTS layout (240x320), written by
+# `python tools/dataset_converters/generate_synthetic.py --kind nyu --out data/synthetic_nyu`
+# (tools/train.py generates them on first use when the folder is missing).
+dataset_type = 'NYUDepthDataset'
+data_root = 'data/synthetic_nyu'
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadDepthFromFile'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomGammaBrightnessColor', prob=0.5),
+    dict(type='PackDepthInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadDepthFromFile'),
+    dict(type='PackDepthInputs'),
+]
+train_dataloader = dict(
+    batch_size=4,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_file='nyu_train.txt',
+        data_prefix=dict(img_path='train', depth_map_path='train'),
+        depth_scale=1000.0,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=1,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split_file='nyu_test.txt',
+        data_prefix=dict(img_path='test', depth_map_path='test'),
+        depth_scale=1000.0,
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+# Generated frames have no white border: no Eigen crop; NYU caps.
+val_evaluator = dict(
+    type='DepthEvalMetric', crop='none', min_depth=1e-3, max_depth=10.0)
+test_evaluator = val_evaluator

@@ -1,0 +1,67 @@
+"""Train a depth model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume]``."""
+import argparse
+import os
+import os.path as osp
+
+from _launch import setup_launcher, teardown_launcher
+
+import mmdepth_dgr  # noqa: F401  (registers datasets, models, metrics, hooks)
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a depth estimator')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume', nargs='?', const='auto', default=None,
+        help='resume from the latest checkpoint in the work dir (no value) or '
+        'from the given checkpoint path')
+    parser.add_argument('--amp', action='store_true',
+                        help='enable automatic mixed precision (GPU)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_cfg(args) -> Config:
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'Config file not found: {args.config}')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    setup_launcher(cfg, args.launcher)
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    return cfg
+
+
+def main():
+    args = parse_args()
+    cfg = build_cfg(args)
+    runner = Runner.from_cfg(cfg)
+    try:
+        runner.train()
+    finally:
+        teardown_launcher()
+
+
+if __name__ == '__main__':
+    main()
