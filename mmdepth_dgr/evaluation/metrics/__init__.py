@@ -1,1 +1,4 @@
-__all__ = []
+"""Registered evaluation metrics (``METRICS``)."""
+from .depth_metric import DepthEvalMetric
+
+__all__ = ['DepthEvalMetric']
