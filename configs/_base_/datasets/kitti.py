@@ -7,10 +7,10 @@ data_root = 'data/kitti'
 crop_size = (352, 704)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadRGBFromFile'),
     dict(type='LoadDepthFromFile'),
     dict(type='KBCrop'),
-    dict(type='RandomRotateDepth', max_degree=1.0, prob=1.0),
+    dict(type='RandomRotateDepth', degree=1.0, prob=1.0),
     dict(type='RandomCropDepth', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomGammaBrightnessColor', prob=0.5,
@@ -18,7 +18,7 @@ train_pipeline = [
     dict(type='PackDepthInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadRGBFromFile'),
     dict(type='LoadDepthFromFile'),
     dict(type='KBCrop'),
     dict(type='PackDepthInputs'),

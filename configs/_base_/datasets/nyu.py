@@ -9,10 +9,10 @@ data_root = 'data/nyu'
 crop_size = (416, 544)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadRGBFromFile'),
     dict(type='LoadDepthFromFile'),
     dict(type='NYUBorderCrop'),
-    dict(type='RandomRotateDepth', max_degree=2.5, prob=1.0),
+    dict(type='RandomRotateDepth', degree=2.5, prob=1.0),
     dict(type='RandomCropDepth', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomGammaBrightnessColor', prob=0.5,
@@ -20,7 +20,7 @@ train_pipeline = [
     dict(type='PackDepthInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadRGBFromFile'),
     dict(type='LoadDepthFromFile'),
     dict(type='PackDepthInputs'),
 ]

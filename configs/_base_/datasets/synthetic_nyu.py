@@ -5,14 +5,14 @@ dataset_type = 'NYUDepthDataset'
 data_root = 'data/synthetic_nyu'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadRGBFromFile'),
     dict(type='LoadDepthFromFile'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomGammaBrightnessColor', prob=0.5),
     dict(type='PackDepthInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadRGBFromFile'),
     dict(type='LoadDepthFromFile'),
     dict(type='PackDepthInputs'),
 ]
