@@ -1,1 +1,3 @@
-__all__ = []
+from .dgr_neck import DGRNeck
+
+__all__ = ['DGRNeck']
