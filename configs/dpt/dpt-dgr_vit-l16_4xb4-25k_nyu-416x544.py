@@ -1,0 +1,3 @@
+# DPT (vit-l16) + DGR after every hooked ViT layer (Yao et al., BMVC 2024, Sec. 3.2), NYU.
+_base_ = ['./dpt_vit-l16_4xb4-25k_nyu-416x544.py']
+model = dict(backbone=dict(type='DGRBackbone', host_type='VisionTransformer'))

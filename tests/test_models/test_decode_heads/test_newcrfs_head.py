@@ -1,0 +1,263 @@
+"""NeWCRFsHead: window FC-CRF attention vs a loop reference, output range, loss, DGR
+equivalence at init and every leaf config of configs/newcrfs."""
+import copy
+import glob
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from mmdepth_dgr.models.decode_heads import NeWCRFsHead
+from mmdepth_dgr.models.decode_heads.window_cross_attention import (
+    CRFWindowAttention, shifted_window_mask, window_attention_2d)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'newcrfs', '*.py')))
+BASELINE_NYU = osp.join(REPO, 'configs/newcrfs/newcrfs_swin-l_4xb4-25k_nyu-416x544.py')
+TINY_BACKBONE = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
+                     pretrain_img_size=64, drop_path_rate=0.0, init_cfg=None)
+TINY_HEAD = dict(in_channels=[16, 32, 64, 128], channels=32, crf_dims=(16, 32, 64, 128),
+                 crf_num_heads=(1, 2, 2, 4),
+                 ppm_norm_cfg=dict(type='GN', num_groups=8, requires_grad=True))
+
+
+# ----------------------------------------------------------------- loop reference
+def _reference_window_attention(x, v, qk, proj, table, w, shift):
+    """Attention written pixel-pair by pixel-pair from the NeWCRFs paper's definition.
+
+    Regions for the shifted case: after rolling by -shift, a token is "wrapped" along an
+    axis iff it came from the first ``shift`` rows/cols; two tokens of a window may talk
+    iff they agree on both wrap flags (else −100, the hosts' value).
+    """
+    B, H, W, C = x.shape
+    pad_b, pad_r = (-H) % w, (-W) % w
+    x = F.pad(x, (0, 0, 0, pad_r, 0, pad_b))
+    v = F.pad(v, (0, 0, 0, pad_r, 0, pad_b))
+    Hp, Wp = H + pad_b, W + pad_r
+    if shift:
+        x = torch.roll(x, (-shift, -shift), (1, 2))
+        v = torch.roll(v, (-shift, -shift), (1, 2))
+    nh = table.shape[1]
+    d = C // nh
+    q_all, k_all = qk(x).split(C, dim=-1)
+    out = torch.zeros(B, Hp, Wp, C)
+    for b in range(B):
+        for wy in range(0, Hp, w):
+            for wx in range(0, Wp, w):
+                pos = [(wy + i, wx + j) for i in range(w) for j in range(w)]
+                for h in range(nh):
+                    sl = slice(h * d, (h + 1) * d)
+                    for (yi, xi) in pos:
+                        logits = []
+                        for (yj, xj) in pos:
+                            s = (q_all[b, yi, xi, sl] * k_all[b, yj, xj, sl]).sum() / d**0.5
+                            idx = (yi - yj + w - 1) * (2 * w - 1) + (xi - xj + w - 1)
+                            s = s + table[idx, h]
+                            if shift:
+                                same = ((yi >= Hp - shift) == (yj >= Hp - shift)) and \
+                                       ((xi >= Wp - shift) == (xj >= Wp - shift))
+                                s = s + (0.0 if same else -100.0)
+                            logits.append(s)
+                        a = torch.softmax(torch.stack(logits), 0)
+                        vals = torch.stack([v[b, yj, xj, sl] for (yj, xj) in pos])
+                        out[b, yi, xi, sl] = (a[:, None] * vals).sum(0)
+    out = proj(out)
+    if shift:
+        out = torch.roll(out, (shift, shift), (1, 2))
+    return out[:, :H, :W]
+
+
+@pytest.mark.parametrize('hw,shift', [((8, 8), 0), ((8, 8), 2), ((6, 7), 0), ((6, 7), 2)])
+def test_crf_window_attention_matches_loop_reference(hw, shift):
+    w, C = 4, 8
+    attn = CRFWindowAttention(C, num_heads=2, window_size=w)
+    torch.nn.init.normal_(attn.relative_position_bias_table, std=1.0)
+    x, v = torch.randn(1, *hw, C), torch.randn(1, *hw, C)
+    got = window_attention_2d(attn, x, v, w, shift)
+    with torch.no_grad():
+        ref = _reference_window_attention(x, v, attn.qk, attn.proj,
+                                          attn.relative_position_bias_table, w, shift)
+    assert torch.allclose(got, ref, atol=1e-5)
+
+
+def test_shifted_window_mask_blocks_only_wrapped_pairs():
+    m = shifted_window_mask(8, 8, 4, 2)
+    assert m.shape == (4, 16, 16)
+    assert (m[0] == 0).all()  # the top-left window never contains wrapped tokens
+    assert (m[3] != 0).any()  # the bottom-right one mixes four regions
+    with pytest.raises(ValueError, match='multiple of window_size'):
+        shifted_window_mask(9, 8, 4, 2)
+
+
+# ----------------------------------------------------------------- head
+def _feats(b=2, h=64, w=96):
+    return [torch.randn(b, c, h // s, w // s)
+            for c, s in zip([16, 32, 64, 128], [4, 8, 16, 32])]
+
+
+def test_head_output_shape_and_range():
+    head = NeWCRFsHead(max_depth=10.0, min_depth=0.5, **TINY_HEAD)
+    depth = head(_feats())
+    assert depth.shape == (2, 1, 64, 96)
+    assert depth.min() > 0.5 and depth.max() < 10.0
+
+
+def test_zero_min_depth_is_sigmoid_times_max_depth():
+    head = NeWCRFsHead(max_depth=10.0, min_depth=0.0, **TINY_HEAD).eval()
+    feats = _feats(1)
+    captured = {}
+    head.depth_conv.register_forward_hook(lambda m, i, o: captured.update(logit=o))
+    depth = head(feats)
+    expect = F.interpolate(torch.sigmoid(captured['logit']) * 10.0, scale_factor=4,
+                           mode='bilinear', align_corners=False)
+    assert torch.allclose(depth, expect, atol=1e-6)
+
+
+def test_head_rejects_wrong_level_channels():
+    head = NeWCRFsHead(**TINY_HEAD)
+    feats = _feats()
+    feats[2] = torch.randn(2, 10, 4, 6)
+    with pytest.raises(ValueError, match='in_channels'):
+        head(feats)
+    with pytest.raises(ValueError, match='num_groups'):
+        NeWCRFsHead(**dict(TINY_HEAD, ppm_norm_cfg=dict(type='GN', num_groups=7)))
+
+
+# ----------------------------------------------------------------- whole model / configs
+def tiny_model_cfg(config_path):
+    cfg = Config.fromfile(config_path)
+    model = copy.deepcopy(cfg.model)
+    model.backbone.update(TINY_BACKBONE)
+    model.decode_head.update(TINY_HEAD)
+    return model
+
+
+def _batch(b=2, h=64, w=96):
+    inputs = torch.randn(b, 3, h, w)
+    samples = []
+    for _ in range(b):
+        s = SegDataSample()
+        s.set_metainfo(dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w)))
+        gt = torch.rand(1, h, w) * 9 + 0.5
+        gt[:, :4] = 0  # some invalid pixels
+        s.gt_depth_map = PixelData(data=gt)
+        samples.append(s)
+    return inputs, samples
+
+
+def test_loss_is_finite_and_gradient_reaches_backbone():
+    model = MODELS.build(tiny_model_cfg(BASELINE_NYU))
+    inputs, samples = _batch()
+    losses = model.loss(inputs, samples)
+    assert set(losses) == {'decode.loss_silog'}
+    loss = sum(losses.values())
+    assert torch.isfinite(loss)
+    loss.backward()
+    g = model.backbone.patch_embed.projection.weight.grad
+    assert g is not None and g.abs().sum() > 0
+
+
+def test_predict_with_flip_returns_depth_in_range():
+    model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
+    inputs, samples = _batch(1)
+    with torch.no_grad():
+        out = model.predict(inputs, samples)
+    pred = out[0].pred_depth_map.data
+    assert pred.shape == (1, 64, 96)
+    assert model.test_cfg.flip is True
+    assert pred.min() >= model.decode_head.min_depth
+    assert pred.max() <= model.decode_head.max_depth
+
+
+@pytest.mark.parametrize('dataset', ['nyu-416x544'])
+def test_dgr_variant_equals_baseline_at_init(dataset):
+    base_cfg = osp.join(REPO, 'configs/newcrfs', f'newcrfs_swin-l_4xb4-25k_{dataset}.py')
+    dgr_cfg = osp.join(REPO, 'configs/newcrfs', f'newcrfs-dgr_swin-l_4xb4-25k_{dataset}.py')
+    base = MODELS.build(tiny_model_cfg(base_cfg))
+    dgr = MODELS.build(tiny_model_cfg(dgr_cfg))
+    base.init_weights()
+    dgr.init_weights()
+    assert type(dgr.backbone).__name__ == 'DGRBackbone'
+    sd = {(k.replace('backbone.', 'backbone.backbone.', 1) if k.startswith('backbone.')
+           else k): v for k, v in base.state_dict().items()}
+    missing, unexpected = dgr.load_state_dict(sd, strict=False)
+    assert not unexpected
+    assert missing and all(k.startswith('backbone.dgr.') for k in missing)
+    base.eval(), dgr.eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(base.extract_feat(x)[3], dgr.extract_feat(x)[3])
+        assert torch.allclose(base._forward(x), dgr._forward(x), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
+def test_every_leaf_config_builds_through_the_registry(path):
+    cfg = Config.fromfile(path)
+    assert cfg.model.decode_head.type == 'NeWCRFsHead'
+    assert cfg.model.data_preprocessor.seg_pad_val == 0
+    assert cfg.model.test_cfg.flip is True
+    max_depth = 80.0 if 'kitti' in path else 10.0
+    assert cfg.model.decode_head.max_depth == max_depth
+    assert cfg.val_evaluator.max_depth == max_depth
+    model = MODELS.build(tiny_model_cfg(path))
+    with torch.no_grad():
+        depth = model._forward(torch.randn(1, 3, 64, 96))
+    assert depth.shape == (1, 1, 64, 96)
+
+
+# ----------------------------------------------------------------- a few Runner iterations
+@pytest.fixture(scope='module')
+def tiny_nyu_root(tmp_path_factory):
+    """A tiny generated NYU-layout dataset (8 train / 2 test frames of 64x96)."""
+    from mmdepth_dgr.datasets.synthetic import generate_dataset
+    root = str(tmp_path_factory.mktemp('syn_nyu'))
+    generate_dataset(root, kind='nyu', num_train=8, num_test=2, height=64, width=96,
+                     progress=False, num_workers=1)
+    return root
+
+
+def _runner_cfg(config_path, work_dir, data_root):
+    cfg = Config.fromfile(config_path)
+    cfg.model = tiny_model_cfg(config_path)
+    syn = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/synthetic_nyu.py'))
+    for split in ('train', 'val', 'test'):
+        loader = copy.deepcopy(syn[f'{split}_dataloader'])
+        loader.update(num_workers=0, persistent_workers=False)
+        loader.dataset.data_root = data_root
+        if split == 'train':
+            loader.batch_size = 2
+        cfg[f'{split}_dataloader'] = loader
+    cfg.val_evaluator = cfg.test_evaluator = syn.val_evaluator
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=3, val_interval=3)
+    cfg.param_scheduler = [dict(type='PolyLR', eta_min=1e-5, power=0.9, by_epoch=False,
+                                begin=0, end=3)]
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False,
+                                        interval=1000)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1,
+                                    log_metric_by_epoch=False)
+    cfg.work_dir = work_dir
+    return cfg
+
+
+def test_a_few_runner_iterations_on_generated_data(tiny_nyu_root, tmp_path):
+    from mmengine.runner import Runner
+    dgr_leaf = BASELINE_NYU.replace('_swin-l_', '-dgr_swin-l_').replace(
+        '/newcrfs_', '/newcrfs-dgr_').replace('/pixelformer_', '/pixelformer-dgr_')
+    dgr_leaf = dgr_leaf.replace('-dgr-dgr', '-dgr')
+    runner = Runner.from_cfg(_runner_cfg(dgr_leaf, str(tmp_path), tiny_nyu_root))
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.train()
+    losses = runner.message_hub.get_scalar('train/decode.loss_silog').data[0]
+    assert len(losses) == 3 and torch.isfinite(torch.as_tensor(losses)).all()
+    after = runner.model.state_dict()
+    assert not torch.equal(before['decode_head.top.bottleneck.conv.weight'],
+                           after['decode_head.top.bottleneck.conv.weight'])
+    assert any(k.startswith('backbone.dgr.') for k in after)
+    metrics = {k: v for k, v in runner.message_hub.log_scalars.items()
+               if k.startswith('val/')}
+    assert metrics, 'the validation loop did not run'
