@@ -15,19 +15,39 @@ __all__ = ['MonoDepthEstimator', 'flip_tta']
 _MODES = ('whole', 'slide')
 
 
+def _right_padding(meta: dict) -> int:
+    pad = meta.get('img_padding_size', meta.get('padding_size', None))
+    return int(pad[1]) if pad is not None else 0
+
+
 def flip_tta(infer, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-    """Mean of the prediction and the un-flipped prediction of the flipped input.
+    """Mean of the prediction and the un-flipped prediction of the flipped image.
+
+    The data preprocessor pads on the right; flipping the padded tensor would move
+    the padding to the left edge of the image. Only the valid width is flipped and
+    the padding is put back on the right, so both passes see the same layout.
 
     Args:
         infer (callable): ``infer(inputs, batch_img_metas) -> (B, 1, H, W)``.
-        inputs (Tensor): (B, 3, H, W) network input.
-        batch_img_metas (list[dict]): Meta information of the batch.
+        inputs (Tensor): (B, 3, H, W) network input, right/bottom padded.
+        batch_img_metas (list[dict]): Meta information of the batch (for the
+            ``padding_size`` the data preprocessor recorded).
 
     Returns:
         Tensor: (B, 1, H, W) averaged depth.
     """
     depth = infer(inputs, batch_img_metas)
-    depth_flip = infer(inputs.flip(dims=(3, )), batch_img_metas).flip(dims=(3, ))
+    pads = {_right_padding(m) for m in batch_img_metas} or {0}
+    if len(pads) > 1:  # different paddings in one batch: one sample at a time
+        return torch.cat([
+            flip_tta(infer, inputs[i:i + 1], batch_img_metas[i:i + 1])
+            for i in range(inputs.shape[0])])
+    right = pads.pop()
+    W = inputs.shape[-1]
+    flipped = inputs[..., :W - right].flip(dims=(3, ))
+    flipped = F.pad(flipped, (0, right), value=0.0)
+    depth_flip = infer(flipped, batch_img_metas)[..., :W - right].flip(dims=(3, ))
+    depth_flip = F.pad(depth_flip, (0, right), value=0.0)
     return 0.5 * (depth + depth_flip)
 
 

@@ -63,3 +63,25 @@ def test_postprocess_without_gt_undoes_test_resize():
     est.align_corners = False
     pred = MonoDepthEstimator.postprocess_result(est, depth, [s])[0].pred_depth_map.data
     assert pred.shape == (1, 16, 16)
+
+
+def test_flip_tta_flips_only_the_valid_width_of_padded_inputs():
+    # valid width 3, padded by 2 on the right; a model that returns the input's
+    # first channel: flip TTA of a flip-equivariant map must equal the map itself
+    # on the valid region, and padding must stay on the right.
+    x = torch.zeros(1, 3, 2, 5)
+    x[..., :3] = torch.arange(3.).view(1, 1, 1, 3)
+
+    def infer(inp, metas):
+        return inp[:, :1] * 0 + inp[:, :1].flip(dims=(3, )).flip(dims=(3, ))
+
+    out = flip_tta(infer, x, [dict(padding_size=[0, 2, 0, 0])])
+    assert torch.equal(out[..., :3], x[:, :1, :, :3])
+
+    def column_index(inp, metas):  # sees where the padding is
+        return (inp[:, :1] != 0).float()
+
+    x2 = torch.ones(1, 3, 2, 5)
+    x2[..., 3:] = 0
+    out2 = flip_tta(column_index, x2, [dict(padding_size=[0, 2, 0, 0])])
+    assert torch.equal(out2[..., :3], torch.ones(1, 1, 2, 3))

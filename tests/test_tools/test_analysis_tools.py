@@ -1,0 +1,80 @@
+"""tools/analysis_tools: get_flops, benchmark, analyze_logs, print_config (in-process)."""
+import importlib.util
+import json
+import os.path as osp
+
+import cv2
+import pytest
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py')
+
+
+def _tool(name):
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(REPO, 'tools', 'analysis_tools', f'{name}.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_get_flops_counts_the_model_params_at_the_padded_shape(capsys):
+    from mmdepth_dgr.apis import init_model
+    out = _tool('get_flops').main([CONFIG, '--shape', '60', '80'])
+    n_params = sum(p.numel() for p in init_model(CONFIG).parameters())
+    assert out['params'] == n_params
+    assert out['shape'] == (64, 96)  # rounded up to size_divisor 32
+    assert out['flops'] > 0
+    table = capsys.readouterr().out
+    assert '| config | input | params | FLOPs |' in table and 'padded from 60x80' in table
+
+
+def test_benchmark_reports_images_per_second(capsys):
+    out = _tool('benchmark').main([CONFIG, '--num-iters', '2', '--warmup', '1',
+                                   '--device', 'cpu', '--shape', '32', '48'])
+    assert len(out['times']) == 2 and out['fps'] > 0
+    assert out['fps'] == pytest.approx(1.0 / out['mean_s'])
+    assert '| img/s |' in capsys.readouterr().out
+
+
+def _fake_log(path):
+    lines = [dict(lr=1e-3, loss=2.0, time=0.5, iter=10, step=10),
+             dict(lr=9e-4, loss=1.5, time=0.7, iter=20, step=20),
+             dict(d1=0.4, abs_rel=0.3, step=20),
+             dict(lr=8e-4, loss=1.0, time=0.6, iter=30, step=30),
+             dict(d1=0.6, abs_rel=0.2, step=30)]
+    path.write_text('\n'.join(json.dumps(x) for x in lines) + '\n')
+    return str(path)
+
+
+def test_analyze_logs_reads_series_and_plots_train_and_val_keys(tmp_path):
+    tool = _tool('analyze_logs')
+    log = _fake_log(tmp_path / 'scalars.json')
+    series = tool.load_scalars(log)
+    assert series['loss'] == [(10, 2.0), (20, 1.5), (30, 1.0)]
+    assert series['d1'] == [(20, 0.4), (30, 0.6)]
+    out = str(tmp_path / 'fig.png')
+    labels = tool.main(['plot_curve', log, '--keys', 'loss', 'd1', '--out', out])
+    assert labels == ['loss', 'd1']
+    assert cv2.imread(out) is not None
+    stats = tool.main(['cal_train_time', log])
+    assert stats[0]['mean_s'] == pytest.approx((0.5 + 0.7 + 0.6) / 3)
+
+
+def test_analyze_logs_unknown_key_names_it_and_the_available_ones(tmp_path):
+    tool = _tool('analyze_logs')
+    log = _fake_log(tmp_path / 'scalars.json')
+    with pytest.raises(KeyError, match='rmse.*abs_rel'):
+        tool.main(['plot_curve', log, '--keys', 'rmse', '--out', str(tmp_path / 'x.png')])
+
+
+def test_print_config_applies_cfg_options_and_saves(tmp_path, capsys):
+    save = str(tmp_path / 'merged.py')
+    text = _tool('print_config').main([CONFIG, '--cfg-options',
+                                       'model.decode_head.max_depth=80',
+                                       '--save-path', save])
+    assert 'max_depth=80' in text
+    assert Config.fromfile(save).model.decode_head.max_depth == 80
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        _tool('print_config').main([str(tmp_path / 'nope.py')])
