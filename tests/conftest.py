@@ -43,3 +43,64 @@ def repo_root():
 from mmengine.registry import init_default_scope  # noqa: E402
 
 init_default_scope('mmseg')
+
+
+TINY_HW = (64, 96)
+
+
+@pytest.fixture(scope='session')
+def synthetic_nyu_root(tmp_path_factory):
+    """A tiny generated NYU-layout dataset (8 train / 2 test frames of 64x96).
+
+    Layout: ``<root>/nyu_train.txt``, ``<root>/nyu_test.txt``, images and depth
+    under ``<root>/train`` and ``<root>/test`` (see configs/_base_/datasets/synthetic_nyu.py).
+    """
+    from mmdepth_dgr.datasets.synthetic import generate_dataset
+    root = str(tmp_path_factory.mktemp('synthetic_nyu'))
+    generate_dataset(root, kind='nyu', num_train=8, num_test=2, height=TINY_HW[0],
+                     width=TINY_HW[1], seed=0, progress=False, num_workers=0)
+    return root
+
+
+def tiny_runner_cfg(config_path: str, work_dir: str, data_root: str,
+                    max_iters: int = 2, **overrides):
+    """Load ``config_path`` and shrink it to a few CPU iterations on ``data_root``.
+
+    Sets batch size 2, no worker processes, ``max_iters`` iterations with one
+    validation at the end, no checkpoint/visualisation side effects, no pretrained
+    weights, and applies ``overrides`` with ``Config.merge_from_dict`` (dotted keys).
+
+    Returns:
+        mmengine.Config: ready for ``Runner.from_cfg``.
+    """
+    from mmengine.config import Config
+    cfg = Config.fromfile(config_path)
+    cfg.work_dir = work_dir
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dl = cfg[key]
+        dl.dataset.data_root = data_root
+        dl.num_workers = 0
+        dl.persistent_workers = False
+        if key == 'train_dataloader':
+            dl.batch_size = 2
+    cfg.train_cfg.max_iters = max_iters
+    cfg.train_cfg.val_interval = max_iters
+    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.interval = max_iters
+    cfg.default_hooks.checkpoint.pop('save_best', None)
+    cfg.log_level = 'WARNING'
+    backbone = cfg.model.backbone
+    backbone.pop('init_cfg', None)
+    if 'backbone' in backbone:
+        backbone.backbone.pop('init_cfg', None)
+    cfg.model.pop('pretrained', None)
+    if overrides:
+        cfg.merge_from_dict(overrides)
+    return cfg
+
+
+@pytest.fixture
+def tiny_cfg():
+    """The :func:`tiny_runner_cfg` helper, as a fixture."""
+    return tiny_runner_cfg

@@ -19,7 +19,9 @@ def parse_args():
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file path or URL')
     parser.add_argument('--work-dir', help='dir for the evaluation logs')
-    parser.add_argument('--out', help='dir to save the predicted depth (.npy, metres)')
+    parser.add_argument(
+        '--out', help='dir to save each predicted depth as a uint16 PNG (metres x '
+        'test_evaluator.depth_scale_factor, 256 by default) plus per_image_metrics.csv')
     parser.add_argument('--show-dir', help='dir to save image|GT|pred|error panels')
     parser.add_argument('--flip', action='store_true', help='flip test-time augmentation')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
