@@ -11,12 +11,13 @@ is written from that description (choices in :class:`SwinDepthFusionAttention`):
       g      = σ( FC( ReLU( FC( GAP(F) ) ) ) )                       channel (global) attention
       out    = F ⊙ g + F
 """
+from typing import Sequence
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.registry import MODELS
 from torch import Tensor
-from typing import Sequence
 
 __all__ = ['SwinDepthFusionAttention', 'scale_softmax_fuse']
 

@@ -1,0 +1,3 @@
+# depthformer + DGR after every encoder stage (Yao et al., BMVC 2024, Sec. 3.2), NYU.
+_base_ = ['./depthformer_mit-b4_4xb4-25k_nyu-416x544.py']
+model = dict(backbone=dict(type='DGRBackbone', host_type='MixVisionTransformer'))

@@ -1,0 +1,6 @@
+# depthformer on KITTI Eigen (KB crop, 352x704 training crops, 80 m cap), 25k iterations.
+_base_ = [
+    '../_base_/models/depthformer_mit-b4.py', '../_base_/datasets/kitti.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_paper_25k.py'
+]
+model = dict(decode_head=dict(max_depth=80.0))

@@ -1,0 +1,202 @@
+"""DepthFormerHead: bins arithmetic, Transbins, the global-local fusion, head shapes/range,
+the bin-centre loss, gradients, DGR equivalence at init, every leaf config."""
+import copy
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from mmdepth_dgr.models.decode_heads import (DepthFormerGlobalLocalFusion, DepthFormerHead,
+                                             DepthFormerTransbins, bin_centers_from_widths,
+                                             depth_from_bins)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'depthformer', '*.py')))
+BASELINE_NYU = osp.join(REPO,
+                        'configs/depthformer/depthformer_mit-b4_4xb4-25k_nyu-416x544.py')
+TINY_BACKBONE = dict(embed_dims=8, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 4],
+                     drop_path_rate=0.0, init_cfg=None)
+TINY_HEAD = dict(in_channels=[8, 16, 32, 32], channels=16,
+                 fusion=dict(num_heads=2, kv_size=4),
+                 transbins=dict(n_bins=16, embed_dims=16, patch_size=8, num_layers=1,
+                                num_heads=2, feedforward_channels=32))
+
+
+# ----------------------------------------------------------------- bins arithmetic
+def test_uniform_widths_give_evenly_spaced_centres():
+    k, lo, hi = 5, 1.0, 11.0
+    centres = bin_centers_from_widths(torch.full((2, k), 1.0 / k), lo, hi)
+    expect = lo + (torch.arange(k) + 0.5) * (hi - lo) / k
+    assert torch.allclose(centres, expect.expand(2, k))
+
+
+def test_depth_from_one_hot_bins_is_that_centre():
+    centres = torch.tensor([[1.0, 2.0, 4.0]])
+    probs = torch.zeros(1, 3, 2, 2)
+    probs[:, 2] = 1
+    assert torch.equal(depth_from_bins(probs, centres), torch.full((1, 1, 2, 2), 4.0))
+
+
+@pytest.mark.parametrize('range_attention', [False, True])
+def test_transbins_centres_increase_inside_range_and_depth_is_their_mix(range_attention):
+    tb = DepthFormerTransbins(16, n_bins=8, embed_dims=16, patch_size=4, num_layers=1,
+                              num_heads=2, feedforward_channels=16,
+                              use_range_attention=range_attention, min_depth=0.5,
+                              max_depth=10.0)
+    depth, centres = tb(torch.randn(2, 16, 20, 24))  # 30 patches >= 1 + 16 queries
+    assert depth.shape == (2, 1, 20, 24) and centres.shape == (2, 8)
+    assert (centres.diff(dim=1) > 0).all()
+    assert centres.min() > 0.5 and centres.max() < 10.0
+    # a convex mix of a row's centres lies between its first and last centre
+    assert (depth >= centres[:, :1, None, None] - 1e-5).all()
+    assert (depth <= centres[:, -1:, None, None] + 1e-5).all()
+
+
+def test_transbins_errors_name_the_option():
+    tb = DepthFormerTransbins(8, n_bins=4, embed_dims=8, patch_size=4, num_layers=1,
+                              num_heads=2, max_tokens=4)
+    with pytest.raises(ValueError, match='patch_size'):
+        tb(torch.randn(1, 8, 3, 8))
+    with pytest.raises(ValueError, match='max_tokens'):
+        tb(torch.randn(1, 8, 12, 12))
+    with pytest.raises(ValueError, match='embed_dims'):
+        DepthFormerTransbins(8, embed_dims=16, use_range_attention=True)
+
+
+# ----------------------------------------------------------------- fusion
+def test_fusion_without_global_branch_is_the_local_convs():
+    f = DepthFormerGlobalLocalFusion(4, 6, 8, num_heads=2, with_global=True).eval()
+    local_only = DepthFormerGlobalLocalFusion(4, 6, 8, with_global=False).eval()
+    local_only.local.load_state_dict(f.local.state_dict())
+    d, s = torch.randn(2, 4, 5, 7), torch.randn(2, 6, 5, 7)
+    local = f.local(torch.cat([d, s], 1))
+    assert torch.allclose(local_only(d, s), local)
+    assert not torch.allclose(f(d, s), local)  # the attention branch adds something
+
+
+def test_fusion_attention_sees_the_skip_and_checks_sizes():
+    f = DepthFormerGlobalLocalFusion(4, 6, 8, num_heads=2, kv_size=2)
+    d, s = torch.randn(1, 4, 5, 7), torch.randn(1, 6, 5, 7)
+    f(d, s).sum().backward()
+    assert f.kv_proj.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='share H, W'):
+        f(d, torch.randn(1, 6, 5, 8))
+    with pytest.raises(ValueError, match='num_heads'):
+        DepthFormerGlobalLocalFusion(4, 6, 6, num_heads=4)
+
+
+# ----------------------------------------------------------------- head
+def _feats(b=2, h=64, w=96):
+    return [torch.randn(b, c, h // s, w // s)
+            for c, s in zip([8, 16, 32, 32], [4, 8, 16, 32])]
+
+
+def test_head_output_is_half_resolution_and_in_range():
+    head = DepthFormerHead(min_depth=0.5, max_depth=10.0, **TINY_HEAD)
+    depth, centres = head.forward_with_bins(_feats())
+    assert depth.shape == (2, 1, 32, 48) and centres.shape == (2, 16)
+    assert depth.min() >= 0.5 and depth.max() <= 10.0
+
+
+def test_head_rejects_bad_options():
+    with pytest.raises(ValueError, match='global_levels'):
+        DepthFormerHead(global_levels=(3, ), **TINY_HEAD)
+
+
+# ----------------------------------------------------------------- whole model / configs
+def tiny_model_cfg(config_path):
+    model = copy.deepcopy(Config.fromfile(config_path).model)
+    model.backbone.update(TINY_BACKBONE)
+    model.decode_head.update(TINY_HEAD)
+    return model
+
+
+def _batch(b=2, h=64, w=96):
+    inputs = torch.randn(b, 3, h, w)
+    samples = []
+    for _ in range(b):
+        s = SegDataSample()
+        s.set_metainfo(dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w)))
+        gt = torch.rand(1, h, w) * 9 + 0.5
+        gt[:, :4] = 0
+        s.gt_depth_map = PixelData(data=gt)
+        samples.append(s)
+    return inputs, samples
+
+
+def test_loss_has_silog_and_bins_terms_and_gradient_reaches_backbone():
+    model = MODELS.build(tiny_model_cfg(BASELINE_NYU))
+    inputs, samples = _batch()
+    losses = model.loss(inputs, samples)
+    assert set(losses) == {'decode.loss_silog', 'decode.loss_bins_chamfer'}
+    assert all(torch.isfinite(v) and v > 0 for v in losses.values())
+    sum(losses.values()).backward()
+    g = model.backbone.layers[0][0].projection.weight.grad
+    assert g is not None and g.abs().sum() > 0
+    assert model.decode_head.transbins.regressor[0].weight.grad.abs().sum() > 0
+
+
+def test_loss_without_bins_term_when_not_configured():
+    cfg = tiny_model_cfg(BASELINE_NYU)
+    cfg.decode_head.loss_bins = None
+    losses = MODELS.build(cfg).loss(*_batch())
+    assert set(losses) == {'decode.loss_silog'}
+
+
+def test_predict_with_flip_returns_depth_only_in_range():
+    model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
+    inputs, samples = _batch(1)
+    with torch.no_grad():
+        pred = model.predict(inputs, samples)[0].pred_depth_map.data
+    assert model.test_cfg.flip is True
+    assert pred.shape == (1, 64, 96)
+    assert pred.min() >= 1e-3 and pred.max() <= 10.0
+
+
+@pytest.mark.parametrize('dataset', ['nyu-416x544', 'kitti-352x704'])
+def test_dgr_variant_equals_baseline_at_init(dataset):
+    base = MODELS.build(tiny_model_cfg(osp.join(
+        REPO, 'configs/depthformer', f'depthformer_mit-b4_4xb4-25k_{dataset}.py')))
+    dgr = MODELS.build(tiny_model_cfg(osp.join(
+        REPO, 'configs/depthformer', f'depthformer-dgr_mit-b4_4xb4-25k_{dataset}.py')))
+    base.init_weights()
+    dgr.init_weights()
+    assert type(dgr.backbone).__name__ == 'DGRBackbone'
+    sd = {(k.replace('backbone.', 'backbone.backbone.', 1) if k.startswith('backbone.')
+           else k): v for k, v in base.state_dict().items()}
+    missing, unexpected = dgr.load_state_dict(sd, strict=False)
+    assert not unexpected
+    assert missing and all(k.startswith('backbone.dgr.') for k in missing)
+    base.eval(), dgr.eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(base._forward(x), dgr._forward(x))
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
+def test_every_leaf_config_builds_through_the_registry(path):
+    cfg = Config.fromfile(path)
+    assert cfg.model.decode_head.type == 'DepthFormerHead'
+    assert cfg.model.data_preprocessor.seg_pad_val == 0
+    assert cfg.model.test_cfg.flip is True
+    max_depth = 80.0 if 'kitti' in path else 10.0
+    assert cfg.model.decode_head.max_depth == max_depth
+    assert cfg.val_evaluator.max_depth == max_depth
+    model = MODELS.build(tiny_model_cfg(path)).eval()
+    assert model.decode_head.transbins.max_depth == max_depth
+    with torch.no_grad():
+        # the head predicts at 1/2 of the input; predict() resizes
+        assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 32, 48)
+
+
+def test_full_size_baseline_builds_with_pretrained_off():
+    model = copy.deepcopy(Config.fromfile(BASELINE_NYU).model)
+    model.backbone.init_cfg = None
+    built = MODELS.build(model)
+    assert built.decode_head.transbins.n_bins == 256
+    assert [len(layer[1]) for layer in built.backbone.layers] == [3, 8, 27, 3]

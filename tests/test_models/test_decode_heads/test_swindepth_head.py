@@ -1,0 +1,159 @@
+"""SwinDepthHead: the scale-softmax fusion, the fusion attention module, head
+shapes/range/errors, loss and gradients, DGR equivalence at init, every leaf config."""
+import copy
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from mmdepth_dgr.models.decode_heads import (SwinDepthFusionAttention, SwinDepthHead,
+                                             scale_softmax_fuse)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'swindepth', '*.py')))
+BASELINE_NYU = osp.join(REPO, 'configs/swindepth/swindepth_swin-b_4xb4-25k_nyu-416x544.py')
+TINY_BACKBONE = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
+                     window_size=4, pretrain_img_size=64, drop_path_rate=0.0, init_cfg=None)
+TINY_HEAD = dict(in_channels=[16, 32, 64, 128], channels=16)
+
+
+# ----------------------------------------------------------------- fusion
+def test_scale_softmax_fuse_equal_logits_average_and_dominant_logit_selects():
+    feats = torch.randn(2, 3, 4, 5, 6)
+    assert torch.allclose(scale_softmax_fuse(feats, torch.zeros(2, 3, 5, 6)),
+                          feats.mean(1), atol=1e-6)
+    logits = torch.full((2, 3, 5, 6), -1e4)
+    logits[:, 2] = 1e4
+    assert torch.allclose(scale_softmax_fuse(feats, logits), feats[:, 2])
+    with pytest.raises(ValueError, match='logits'):
+        scale_softmax_fuse(feats, torch.zeros(2, 2, 5, 6))
+
+
+def test_fusion_without_attention_is_the_scale_mean():
+    fuse = SwinDepthFusionAttention(4, 3, scale_attention=False, channel_attention=False)
+    maps = [torch.randn(2, 4, 5, 6) for _ in range(3)]
+    assert torch.allclose(fuse(maps), torch.stack(maps).mean(0))
+    with pytest.raises(ValueError, match='expected 3 maps'):
+        fuse(maps[:2])
+
+
+def test_fusion_channel_gate_scales_between_one_and_two():
+    # out = F·g + F with g in (0, 1): each value of F is multiplied by a factor in (1, 2)
+    fuse = SwinDepthFusionAttention(4, 2, scale_attention=False).eval()
+    maps = [torch.rand(1, 4, 5, 6) + 0.1 for _ in range(2)]
+    ratio = fuse(maps) / torch.stack(maps).mean(0)
+    assert (ratio > 1).all() and (ratio < 2).all()
+    # the gate is one number per channel (global pooling)
+    assert torch.allclose(ratio, ratio[..., :1, :1].expand_as(ratio), atol=1e-5)
+
+
+# ----------------------------------------------------------------- head
+def _feats(b=2, h=64, w=96):
+    return [torch.randn(b, c, h // s, w // s)
+            for c, s in zip([16, 32, 64, 128], [4, 8, 16, 32])]
+
+
+@pytest.mark.parametrize('top_down', [True, False])
+def test_head_output_is_full_resolution_and_in_range(top_down):
+    head = SwinDepthHead(top_down=top_down, min_depth=0.5, max_depth=10.0, **TINY_HEAD)
+    depth = head(_feats())
+    assert depth.shape == (2, 1, 64, 96)
+    assert depth.min() >= 0.5 and depth.max() <= 10.0
+
+
+def test_head_rejects_bad_options():
+    with pytest.raises(ValueError, match='divisible'):
+        SwinDepthHead(num_upsample=5, **TINY_HEAD)
+    feats = _feats()
+    feats[3] = torch.randn(2, 5, 2, 3)
+    with pytest.raises(ValueError, match='in_channels'):
+        SwinDepthHead(**TINY_HEAD)(feats)
+
+
+# ----------------------------------------------------------------- whole model / configs
+def tiny_model_cfg(config_path):
+    model = copy.deepcopy(Config.fromfile(config_path).model)
+    model.backbone.update(TINY_BACKBONE)
+    model.decode_head.update(TINY_HEAD)
+    return model
+
+
+def _batch(b=2, h=64, w=96):
+    inputs = torch.randn(b, 3, h, w)
+    samples = []
+    for _ in range(b):
+        s = SegDataSample()
+        s.set_metainfo(dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w)))
+        gt = torch.rand(1, h, w) * 9 + 0.5
+        gt[:, :4] = 0
+        s.gt_depth_map = PixelData(data=gt)
+        samples.append(s)
+    return inputs, samples
+
+
+def test_loss_is_finite_and_gradient_reaches_backbone():
+    model = MODELS.build(tiny_model_cfg(BASELINE_NYU))
+    inputs, samples = _batch()
+    losses = model.loss(inputs, samples)
+    assert set(losses) == {'decode.loss_silog'}
+    loss = sum(losses.values())
+    assert torch.isfinite(loss)
+    loss.backward()
+    g = model.backbone.patch_embed.projection.weight.grad
+    assert g is not None and g.abs().sum() > 0
+
+
+def test_predict_with_flip_returns_depth_in_range():
+    model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
+    inputs, samples = _batch(1)
+    with torch.no_grad():
+        pred = model.predict(inputs, samples)[0].pred_depth_map.data
+    assert model.test_cfg.flip is True
+    assert pred.shape == (1, 64, 96)
+    assert pred.min() >= 1e-3 and pred.max() <= 10.0
+
+
+@pytest.mark.parametrize('dataset', ['nyu-416x544', 'kitti-352x704'])
+def test_dgr_variant_equals_baseline_at_init(dataset):
+    base = MODELS.build(tiny_model_cfg(osp.join(
+        REPO, 'configs/swindepth', f'swindepth_swin-b_4xb4-25k_{dataset}.py')))
+    dgr = MODELS.build(tiny_model_cfg(osp.join(
+        REPO, 'configs/swindepth', f'swindepth-dgr_swin-b_4xb4-25k_{dataset}.py')))
+    base.init_weights()
+    dgr.init_weights()
+    assert type(dgr.backbone).__name__ == 'DGRBackbone'
+    sd = {(k.replace('backbone.', 'backbone.backbone.', 1) if k.startswith('backbone.')
+           else k): v for k, v in base.state_dict().items()}
+    missing, unexpected = dgr.load_state_dict(sd, strict=False)
+    assert not unexpected
+    assert missing and all(k.startswith('backbone.dgr.') for k in missing)
+    base.eval(), dgr.eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(base._forward(x), dgr._forward(x))
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
+def test_every_leaf_config_builds_through_the_registry(path):
+    cfg = Config.fromfile(path)
+    assert cfg.model.decode_head.type == 'SwinDepthHead'
+    assert cfg.model.data_preprocessor.seg_pad_val == 0
+    assert cfg.model.test_cfg.flip is True
+    max_depth = 80.0 if 'kitti' in path else 10.0
+    assert cfg.model.decode_head.max_depth == max_depth
+    assert cfg.val_evaluator.max_depth == max_depth
+    model = MODELS.build(tiny_model_cfg(path)).eval()
+    with torch.no_grad():
+        assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 64, 96)
+
+
+def test_full_size_baseline_builds_with_pretrained_off():
+    model = copy.deepcopy(Config.fromfile(BASELINE_NYU).model)
+    model.backbone.init_cfg = None
+    built = MODELS.build(model)
+    assert list(built.backbone.num_features) == model.decode_head.in_channels

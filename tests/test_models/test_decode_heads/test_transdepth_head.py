@@ -1,0 +1,197 @@
+"""TransDepthHead: the dynamic local filter vs an unfold reference, the attention gate,
+head shapes/range/errors, loss and gradients, DGR equivalence at init, every leaf config."""
+import copy
+import glob
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from mmdepth_dgr.models.decode_heads import (TransDepthAttentionGate, TransDepthHead,
+                                             dynamic_local_filter)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'transdepth', '*.py')))
+BASELINE_NYU = osp.join(REPO, 'configs/transdepth/transdepth_vit-b16_4xb4-25k_nyu-416x544.py')
+TINY_BACKBONE = dict(img_size=(64, 96), embed_dims=32, num_layers=4, num_heads=2,
+                     out_indices=(0, 1, 2, 3), drop_path_rate=0.0, init_cfg=None)
+TINY_NECK = dict(in_channels=[32] * 4, out_channels=32)
+TINY_HEAD = dict(in_channels=[32] * 4, channels=16)
+
+
+# ----------------------------------------------------------------- dynamic local filter
+@pytest.mark.parametrize('dilation,k', [(1, 3), (4, 3), (2, 5)])
+def test_dynamic_local_filter_matches_unfold_reference(dilation, k):
+    x = torch.randn(2, 3, 7, 9)
+    kernels = torch.randn(2, k * k, 7, 9)
+    pad = dilation * (k // 2)
+    cols = F.unfold(x, k, dilation=dilation, padding=pad).view(2, 3, k * k, 7, 9)
+    ref = (cols * kernels[:, None]).sum(2)
+    assert torch.allclose(dynamic_local_filter(x, kernels, dilation), ref, atol=1e-5)
+
+
+def test_dynamic_local_filter_one_hot_kernels_shift_with_zero_padding():
+    x = torch.arange(20.).view(1, 1, 4, 5)
+    centre = torch.zeros(1, 9, 4, 5)
+    centre[:, 4] = 1
+    assert torch.equal(dynamic_local_filter(x, centre), x)
+    right = torch.zeros(1, 9, 4, 5)
+    right[:, 5] = 1  # tap (u, v) = (1, 2): the right neighbour
+    expect = F.pad(x[..., 1:], (0, 1))
+    assert torch.equal(dynamic_local_filter(x, right), expect)
+
+
+def test_dynamic_local_filter_rejects_bad_kernels():
+    with pytest.raises(ValueError, match='k\\*k'):
+        dynamic_local_filter(torch.randn(1, 2, 4, 4), torch.randn(1, 4, 4, 4))
+    with pytest.raises(ValueError, match='share batch'):
+        dynamic_local_filter(torch.randn(1, 2, 4, 4), torch.randn(1, 9, 4, 5))
+
+
+# ----------------------------------------------------------------- attention gate
+def test_attention_gate_shape_and_gradients():
+    gate = TransDepthAttentionGate(8, dilations=(1, 2))
+    r = torch.randn(2, 8, 6, 7, requires_grad=True)
+    s = torch.randn(2, 8, 6, 7, requires_grad=True)
+    out = gate(r, s)
+    assert out.shape == (2, 8, 6, 7)
+    assert (out >= 0).all()  # ReLU after the 1x1 combination
+    out.sum().backward()
+    assert r.grad.abs().sum() > 0 and s.grad.abs().sum() > 0
+
+
+def test_attention_gate_zero_sender_sends_nothing():
+    # every message is gate ⊙ DLF(sender, ·): a zero sender gives ReLU(bias) everywhere
+    gate = TransDepthAttentionGate(4, dilations=(1, ))
+    out = gate(torch.randn(1, 4, 5, 5), torch.zeros(1, 4, 5, 5))
+    bias = F.relu(gate.combine[0].bias).view(1, 4, 1, 1).expand(1, 4, 5, 5)
+    assert torch.allclose(out, bias)
+
+
+def test_attention_gate_errors():
+    with pytest.raises(ValueError, match='gate'):
+        TransDepthAttentionGate(4, gate='softmax')
+    with pytest.raises(ValueError, match='odd'):
+        TransDepthAttentionGate(4, kernel_size=2)
+    with pytest.raises(ValueError, match='same shape'):
+        TransDepthAttentionGate(4)(torch.randn(1, 4, 5, 5), torch.randn(1, 4, 5, 6))
+
+
+# ----------------------------------------------------------------- head
+def _feats(b=2, h=64, w=96, c=32):
+    return [torch.randn(b, c, h // s, w // s) for s in (4, 8, 16, 32)]
+
+
+def test_head_output_is_full_resolution_and_in_range():
+    head = TransDepthHead(min_depth=0.5, max_depth=10.0, **TINY_HEAD)
+    depth = head(_feats())
+    assert depth.shape == (2, 1, 64, 96)
+    assert depth.min() >= 0.5 and depth.max() <= 10.0
+
+
+def test_head_without_finer_skips_and_with_other_upsampling():
+    head = TransDepthHead(agd_levels=(0, 1, 2, 3), num_upsample=1, **TINY_HEAD)
+    assert head.skip_levels == []
+    assert head(_feats(1)).shape == (1, 1, 32, 48)
+
+
+def test_head_rejects_bad_options():
+    with pytest.raises(ValueError, match='agd_levels'):
+        TransDepthHead(agd_levels=(1, 4), **TINY_HEAD)
+    with pytest.raises(ValueError, match='divisible'):
+        TransDepthHead(num_upsample=5, **TINY_HEAD)
+    feats = _feats()
+    feats[1] = torch.randn(2, 7, 8, 12)
+    with pytest.raises(ValueError, match='in_channels'):
+        TransDepthHead(**TINY_HEAD)(feats)
+
+
+# ----------------------------------------------------------------- whole model / configs
+def tiny_model_cfg(config_path):
+    model = copy.deepcopy(Config.fromfile(config_path).model)
+    model.backbone.update(TINY_BACKBONE)
+    model.neck.update(TINY_NECK)
+    model.decode_head.update(TINY_HEAD)
+    return model
+
+
+def _batch(b=2, h=64, w=96):
+    inputs = torch.randn(b, 3, h, w)
+    samples = []
+    for _ in range(b):
+        s = SegDataSample()
+        s.set_metainfo(dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w)))
+        gt = torch.rand(1, h, w) * 9 + 0.5
+        gt[:, :4] = 0  # invalid rows
+        s.gt_depth_map = PixelData(data=gt)
+        samples.append(s)
+    return inputs, samples
+
+
+def test_loss_is_finite_and_gradient_reaches_backbone():
+    model = MODELS.build(tiny_model_cfg(BASELINE_NYU))
+    inputs, samples = _batch()
+    losses = model.loss(inputs, samples)
+    assert set(losses) == {'decode.loss_silog'}
+    loss = sum(losses.values())
+    assert torch.isfinite(loss)
+    loss.backward()
+    g = model.backbone.patch_embed.projection.weight.grad
+    assert g is not None and g.abs().sum() > 0
+
+
+def test_predict_with_flip_returns_depth_in_range():
+    model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
+    inputs, samples = _batch(1)
+    with torch.no_grad():
+        pred = model.predict(inputs, samples)[0].pred_depth_map.data
+    assert model.test_cfg.flip is True
+    assert pred.shape == (1, 64, 96)
+    assert pred.min() >= 1e-3 and pred.max() <= 10.0
+
+
+@pytest.mark.parametrize('dataset', ['nyu-416x544', 'kitti-352x704'])
+def test_dgr_variant_equals_baseline_at_init(dataset):
+    base = MODELS.build(tiny_model_cfg(osp.join(
+        REPO, 'configs/transdepth', f'transdepth_vit-b16_4xb4-25k_{dataset}.py')))
+    dgr = MODELS.build(tiny_model_cfg(osp.join(
+        REPO, 'configs/transdepth', f'transdepth-dgr_vit-b16_4xb4-25k_{dataset}.py')))
+    base.init_weights()
+    dgr.init_weights()
+    assert type(dgr.backbone).__name__ == 'DGRBackbone'
+    sd = {(k.replace('backbone.', 'backbone.backbone.', 1) if k.startswith('backbone.')
+           else k): v for k, v in base.state_dict().items()}
+    missing, unexpected = dgr.load_state_dict(sd, strict=False)
+    assert not unexpected
+    assert missing and all(k.startswith('backbone.dgr.') for k in missing)
+    base.eval(), dgr.eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(base._forward(x), dgr._forward(x))
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
+def test_every_leaf_config_builds_through_the_registry(path):
+    cfg = Config.fromfile(path)
+    assert cfg.model.decode_head.type == 'TransDepthHead'
+    assert cfg.model.data_preprocessor.seg_pad_val == 0
+    assert cfg.model.test_cfg.flip is True
+    max_depth = 80.0 if 'kitti' in path else 10.0
+    assert cfg.model.decode_head.max_depth == max_depth
+    assert cfg.val_evaluator.max_depth == max_depth
+    model = MODELS.build(tiny_model_cfg(path)).eval()
+    with torch.no_grad():
+        assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 64, 96)
+
+
+def test_full_size_baseline_builds_with_pretrained_off():
+    model = copy.deepcopy(Config.fromfile(BASELINE_NYU).model)
+    model.backbone.init_cfg = None
+    built = MODELS.build(model)
+    assert built.backbone.cls_token.shape[-1] == 768
+    assert len(built.backbone.layers) == 12
