@@ -1,1 +1,20 @@
-__all__ = []
+"""Procedural synthetic depth datasets: the embedded default data of mmdepth_dgr.
+
+Indoor rooms in the NYU-Depth-V2 (BTS) layout and streets with sparse simulated-LiDAR
+ground truth in the KITTI (Eigen split) layout, ray-cast exactly against analytic
+primitives. Entry point: :func:`generate_dataset` (CLI:
+``tools/dataset_converters/generate_synthetic.py``); layouts are described in
+:mod:`.writers`.
+"""
+from . import camera, generate, geometry, indoor, lidar, outdoor, render, textures, writers
+from .camera import (KITTI_INTRINSICS, NYU_INTRINSICS, CameraIntrinsics, camera_rotation,
+                     pixel_rays, scale_intrinsics)
+from .generate import DATASET_DEFAULTS, MANIFEST_NAME, dataset_is_complete, generate_dataset
+from .geometry import Box, Cylinder, Plane, Scene, Sphere
+from .writers import read_depth_png
+
+__all__ = ['camera', 'generate', 'geometry', 'indoor', 'lidar', 'outdoor', 'render',
+           'textures', 'writers', 'CameraIntrinsics', 'NYU_INTRINSICS', 'KITTI_INTRINSICS',
+           'scale_intrinsics', 'camera_rotation', 'pixel_rays', 'Scene', 'Plane', 'Box',
+           'Sphere', 'Cylinder', 'generate_dataset', 'dataset_is_complete',
+           'DATASET_DEFAULTS', 'MANIFEST_NAME', 'read_depth_png']
