@@ -24,6 +24,12 @@ def parse_args():
         'test_evaluator.depth_scale_factor, 256 by default) plus per_image_metrics.csv')
     parser.add_argument('--show-dir', help='dir to save image|GT|pred|error panels')
     parser.add_argument('--flip', action='store_true', help='flip test-time augmentation')
+    parser.add_argument(
+        '--non-strict', action='store_true',
+        help='load a checkpoint whose keys or shapes do not match the model (mmengine '
+        'only warns; the unmatched weights keep their random initialisation, so the '
+        'metrics are those of a partly untrained model). Default: such a checkpoint is '
+        'an error naming it and the keys.')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     parser.add_argument('--launcher', default='none',
@@ -49,7 +55,10 @@ def build_cfg(args) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    # Loaded in main() (strict unless --non-strict), not through cfg.load_from: the
+    # Runner's load_from path is always non-strict and would evaluate another model's
+    # checkpoint with random weights in place of the missing ones, silently.
+    cfg.load_from = None
     if args.flip:
         cfg.model.test_cfg['flip'] = True
     if args.show_dir:
@@ -66,11 +75,33 @@ def build_cfg(args) -> Config:
     return cfg
 
 
+def _shorten_key_lists(msg: str, keep: int = 5) -> str:
+    """Shorten mmengine's 'missing keys in source state_dict: k1, k2, ...' lines."""
+    out = []
+    for line in msg.splitlines():
+        head, sep, keys = line.partition(': ')
+        names = keys.split(', ')
+        if sep and len(names) > keep:
+            line = f'{head}: {", ".join(names[:keep])}, ... ({len(names)} in all)'
+        out.append(line)
+    return '\n'.join(out)
+
+
 def main():
     args = parse_args()
     cfg = build_cfg(args)
     runner = Runner.from_cfg(cfg)
     try:
+        try:
+            runner.load_checkpoint(args.checkpoint, map_location='cpu',
+                                   strict=not args.non_strict)
+        except RuntimeError as e:
+            if 'do not match exactly' not in str(e):
+                raise
+            raise RuntimeError(
+                f'Checkpoint {args.checkpoint} does not match the model of {args.config} '
+                '(pass --non-strict to evaluate it anyway, with the unmatched weights left '
+                f'at their initialisation):\n{_shorten_key_lists(str(e))}') from None
         runner.test()
     finally:
         teardown_launcher()

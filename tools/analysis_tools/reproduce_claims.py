@@ -1,0 +1,330 @@
+"""Reproduce the paper's two claims at small scale, on generated indoor scenes.
+
+Claims (Yao, Wu, Zhang, "Improving Depth Gradient Continuity in Transformers", BMVC 2024):
+
+* **C1 (DGR)**: adding DGR blocks to a transformer improves depth accuracy and the
+  continuity of depth gradients (Tables 1/3).
+* **C2 (OTDL, Table 2)**: training with ``MSE + λ·OTDL`` (Eq. 17) beats MSE alone and OTDL
+  alone.
+
+Every variant is the quickstart model (MiT-B0 + regression head, random init) trained with
+the same data, schedule and seeds through mmengine's Runner, then evaluated on the test
+split with ``DepthEvalMetric`` (standard + edge/continuity metrics). Seeds change the
+initialisation and the data order; the data set is the same for every run. Because
+variant *v* and variant *w* share seed *s*, differences are paired per seed.
+
+Variants (config files; only the model differs):
+
+=====================  ==================================================================
+``baseline``           quickstart, SILog
+``+DGR``               + DGR in the backbone (DGRBackbone), SILog
+``MSE``                masked MSE only (Table 2 row 1)
+``OTDL``               100·OTDL only, spatial reading (Table 2 row 2)
+``MSE+OTDL``           MSE + 100·OTDL, Eq. 17 (Table 2 row 3; the "+OTDL" variant)
+``+DGR, MSE``          DGR, MSE only (DGR ablation under the MSE loss)
+``+DGR, MSE+OTDL``     DGR + Eq. 17 (the full method)
+=====================  ==================================================================
+
+Output: a markdown table (mean ± sample std over seeds, ddof=1; with one seed the spread
+is shown as ``–``), a table of paired per-seed differences for each claim with a verdict
+rule stated next to it, and the wall time per run. Printed to stdout and written to
+``--out``.
+
+Examples::
+
+    # default size (7 variants x 3 seeds, 200 iters, 240x320 batch 4, 60 test images)
+    python tools/analysis_tools/reproduce_claims.py --out docs/claims.md
+    # CI size: tiny generated data, 2 iterations, 1 seed (checks structure only)
+    python tools/analysis_tools/reproduce_claims.py --quick --out /tmp/claims.md
+"""
+import argparse
+import logging
+import math
+import os
+import os.path as osp
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional, Sequence
+
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+
+_REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+import mmdepth_dgr  # noqa: E402,F401  (mmcv stand-in + registration, must come first)
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from mmdepth_dgr.datasets.synthetic import generate_dataset  # noqa: E402
+
+#: label -> config path (relative to the repository root).
+VARIANTS: Dict[str, str] = {
+    'baseline': 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py',
+    '+DGR': 'configs/dgr/mit-b0-dgr_regression_1xb4-600iter_synnyu-240x320.py',
+    'MSE': 'configs/otdl/mit-b0_regression-mse_1xb4-600iter_synnyu-240x320.py',
+    'OTDL': 'configs/otdl/mit-b0_regression-otdl_1xb4-600iter_synnyu-240x320.py',
+    'MSE+OTDL': 'configs/otdl/mit-b0_regression-mse-otdl_1xb4-600iter_synnyu-240x320.py',
+    '+DGR, MSE': 'configs/claims/mit-b0-dgr_regression-mse_1xb4-600iter_synnyu-240x320.py',
+    '+DGR, MSE+OTDL':
+        'configs/claims/mit-b0-dgr_regression-mse-otdl_1xb4-600iter_synnyu-240x320.py',
+}
+VARIANT_LOSS = {
+    'baseline': 'SILog', '+DGR': 'SILog', 'MSE': 'MSE', 'OTDL': '100·OTDL',
+    'MSE+OTDL': 'MSE + 100·OTDL', '+DGR, MSE': 'MSE', '+DGR, MSE+OTDL': 'MSE + 100·OTDL',
+}
+#: Shown metrics; True = higher is better.
+METRICS: Dict[str, bool] = {
+    'd1': True, 'abs_rel': False, 'rmse': False, 'silog': False,
+    'dbe_acc': False, 'dbe_comp': False, 'grad_err': False, 'curv_err': False,
+}
+#: (claim, candidate, reference) paired comparisons.
+COMPARISONS = [
+    ('C1 DGR (SILog)', '+DGR', 'baseline'),
+    ('C1 DGR (MSE)', '+DGR, MSE', 'MSE'),
+    ('C1 DGR (MSE+OTDL)', '+DGR, MSE+OTDL', 'MSE+OTDL'),
+    ('C2 MSE+OTDL vs MSE', 'MSE+OTDL', 'MSE'),
+    ('C2 MSE+OTDL vs OTDL', 'MSE+OTDL', 'OTDL'),
+    ('full method vs baseline', '+DGR, MSE+OTDL', 'baseline'),
+]
+
+DEFAULTS = dict(iters=200, batch_size=4, seeds=[0, 1, 2], num_train=300, num_test=60,
+                height=240, width=320)
+QUICK = dict(iters=2, batch_size=2, seeds=[0], num_train=8, num_test=2, height=64, width=96)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--quick', action='store_true',
+                   help='CI size: tiny generated data, 2 iterations, seed 0')
+    p.add_argument('--data-root', default=None,
+                   help='generated-data folder (default data/synthetic_nyu; --quick: a '
+                   'temporary folder)')
+    p.add_argument('--work-dir', default=None,
+                   help='runner work dirs (default: a temporary folder, removed)')
+    p.add_argument('--iters', type=int, default=None, help='training iterations per run')
+    p.add_argument('--batch-size', type=int, default=None)
+    p.add_argument('--seeds', type=int, nargs='+', default=None)
+    p.add_argument('--num-train', type=int, default=None,
+                   help='generated training frames (data set size)')
+    p.add_argument('--num-test', type=int, default=None,
+                   help='generated test frames; all of them are evaluated')
+    p.add_argument('--height', type=int, default=None, help='generated frame height')
+    p.add_argument('--width', type=int, default=None, help='generated frame width')
+    p.add_argument('--variants', nargs='+', default=None, choices=list(VARIANTS),
+                   help='subset of the variants (default: all)')
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch threads (default: min(2, cpu count))')
+    p.add_argument('--tiny-model', action='store_true',
+                   help='shrink MiT to 1 layer/stage, 16 dims (tests only)')
+    p.add_argument('--out', default=None, help='write the markdown report here')
+    args = p.parse_args(argv)
+    size = QUICK if args.quick else DEFAULTS
+    for key, val in size.items():
+        if getattr(args, key) is None:
+            setattr(args, key, val)
+    return args
+
+
+def run_config(config: str, data_root: str, work_dir: str, seed: int, iters: int,
+               batch_size: int, tiny_model: bool = False) -> Config:
+    """Load ``config`` and set data root, schedule, batch, seed; no checkpoints/images.
+
+    The schedule keeps the config's shape (linear warm-up, then poly decay to ``eta_min``)
+    compressed to ``iters``: warm-up ``min(30, iters // 10)`` iterations.
+
+    Returns:
+        mmengine.Config: for ``Runner.from_cfg``; evaluation happens in ``runner.test()``.
+    """
+    cfg = Config.fromfile(osp.join(_REPO, config))
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.data_root = data_root
+        # In-process loading: worker processes of earlier runs would linger
+        # (persistent_workers) and compete for the 2 cores; decoding one 240x320
+        # PNG pair costs milliseconds next to a training step.
+        cfg[key].num_workers = 0
+        cfg[key].persistent_workers = False
+    cfg.train_dataloader.batch_size = batch_size
+    cfg.work_dir = work_dir
+    cfg.experiment_name = f'{osp.basename(work_dir)}'
+    cfg.randomness = dict(seed=seed)
+    cfg.train_cfg.max_iters = iters
+    # Evaluation once, through runner.test(): IterBasedTrainLoop would otherwise also
+    # validate after the last iteration whatever val_interval says.
+    cfg.train_cfg.val_interval = iters + 1
+    cfg.train_cfg.val_begin = iters + 1
+    warm = max(1, min(30, iters // 10))
+    sched = cfg.param_scheduler
+    sched[0]['end'] = warm
+    sched[-1]['begin'] = warm
+    sched[-1]['end'] = max(iters, warm + 1)
+    hooks = cfg.default_hooks
+    hooks.checkpoint.interval = iters + 1  # no checkpoint files
+    hooks.checkpoint.save_last = False
+    hooks.logger.interval = max(1, iters // 4)
+    hooks.visualization.draw = False
+    cfg.log_level = 'WARNING'
+    if tiny_model:
+        bb = cfg.model.backbone
+        bb.num_layers, bb.embed_dims = [1, 1, 1, 1], 16
+        cfg.model.decode_head.in_channels = [16, 32, 80, 128]
+    return cfg
+
+
+def train_and_test(cfg: Config) -> Dict[str, float]:
+    """Train ``cfg`` and evaluate on its test split; adds ``wall_s``."""
+    t0 = time.perf_counter()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    metrics = runner.test()
+    out = {k: float(v) for k, v in metrics.items()}
+    out['wall_s'] = time.perf_counter() - t0
+    return out
+
+
+def _fmt(values: List[float], digits: int) -> str:
+    if not values:
+        return 'n/a'
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return f'{mean:.{digits}f} ± –'
+    return f'{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}'
+
+
+def _digits(key: str) -> int:
+    return {'d1': 3, 'abs_rel': 3, 'rmse': 3, 'silog': 2, 'dbe_acc': 2, 'dbe_comp': 2,
+            'grad_err': 4, 'curv_err': 4}.get(key, 3)
+
+
+def results_table(results: Dict[str, List[Dict[str, float]]]) -> str:
+    """Markdown: one row per variant, mean ± std (ddof=1) over seeds, and the wall time."""
+    head = ['variant', 'loss', *[f'{k} {"↑" if up else "↓"}' for k, up in METRICS.items()],
+            'wall s/run']
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for name, runs in results.items():
+        cells = [name, VARIANT_LOSS[name]]
+        cells += [_fmt([r[k] for r in runs], _digits(k)) for k in METRICS]
+        cells.append(_fmt([r['wall_s'] for r in runs], 0))
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def paired_table(results: Dict[str, List[Dict[str, float]]], seeds: Sequence[int]) -> str:
+    """Markdown: per claim and metric, the paired difference candidate − reference.
+
+    Cell: ``mean diff (k/n)`` where k = seeds on which the candidate is better
+    (direction per metric). Verdict per claim: *reproduced* when the candidate is better on
+    every seed for a majority of the 8 metrics, *contradicted* when it is worse on every
+    seed for a majority, *inconclusive* otherwise.
+    """
+    head = ['claim', 'candidate − reference', *METRICS, 'verdict']
+    lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+    for claim, cand, ref in COMPARISONS:
+        if cand not in results or ref not in results:
+            continue
+        n = len(seeds)
+        cells, all_better, all_worse = [claim, f'{cand} − {ref}'], 0, 0
+        for key, up in METRICS.items():
+            diffs = [c[key] - r[key] for c, r in zip(results[cand], results[ref])]
+            diffs = [d for d in diffs if math.isfinite(d)]
+            better = sum((d > 0) if up else (d < 0) for d in diffs)
+            worse = sum((d < 0) if up else (d > 0) for d in diffs)
+            all_better += int(bool(diffs) and better == len(diffs))
+            all_worse += int(bool(diffs) and worse == len(diffs))
+            mean = statistics.fmean(diffs) if diffs else float('nan')
+            cells.append(f'{mean:+.{_digits(key)}f} ({better}/{n})')
+        majority = len(METRICS) // 2 + 1
+        verdict = ('reproduced' if all_better >= majority else
+                   'contradicted' if all_worse >= majority else 'inconclusive')
+        cells.append(f'{verdict} ({all_better} better / {all_worse} worse on all seeds)')
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def report(args, results, total_s: float, command: str) -> str:
+    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
+    return '\n'.join([
+        f'Command: `{command}`',
+        '',
+        f'Setup: {args.iters} iterations, batch {args.batch_size}, {args.height}x'
+        f'{args.width}, generated NYU-layout data ({args.num_train} train / '
+        f'{args.num_test} test, data seed 0), seeds {list(args.seeds)}, '
+        f'{torch.get_num_threads()} torch threads; torch {torch.__version__}, '
+        f'{platform.processor() or platform.machine()}; load average at the end '
+        f'{load:.1f}; total {total_s / 60:.1f} min.',
+        '',
+        f'Mean ± sample std (ddof=1) over {len(args.seeds)} seed(s); test split, full '
+        'frame, 1e-3..10 m. d1 higher is better, the rest lower; dbe_* in pixels, '
+        'grad_err/curv_err in the GT\'s smooth regions (DepthEvalMetric).',
+        '',
+        results_table(results),
+        '',
+        'Paired differences (candidate − reference, same seed), mean over seeds; '
+        '(k/n) = seeds on which the candidate is better. Verdict: *reproduced* if the '
+        'candidate is better on every seed for a majority (≥5) of the 8 metrics, '
+        '*contradicted* if worse on every seed for a majority, else *inconclusive*.',
+        '',
+        paired_table(results, args.seeds),
+        '',
+    ])
+
+
+BEGIN, END = '<!-- claims:begin -->', '<!-- claims:end -->'
+
+
+def write_report(path: str, text: str) -> None:
+    """Write ``text`` to ``path``; if the file exists with the BEGIN/END markers, replace
+    only what lies between them (so docs/claims.md keeps its hand-written discussion)."""
+    old = open(path, encoding='utf-8').read() if osp.isfile(path) else ''
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        text = head + BEGIN + '\n' + text + '\n' + END + rest.split(END, 1)[1]
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads or max(1, min(2, os.cpu_count() or 1)))
+    tmp = tempfile.TemporaryDirectory(prefix='claims_')
+    data_root = args.data_root or (osp.join(tmp.name, 'data') if args.quick
+                                   else osp.join(_REPO, 'data', 'synthetic_nyu'))
+    generate_dataset(data_root, kind='nyu', num_train=args.num_train,
+                     num_test=args.num_test, height=args.height, width=args.width, seed=0,
+                     progress=False)
+    work_root = args.work_dir or osp.join(tmp.name, 'work')
+    names = args.variants or list(VARIANTS)
+    results: Dict[str, List[Dict[str, float]]] = {n: [] for n in names}
+    MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
+    t0 = time.perf_counter()
+    jobs = [(seed, name) for seed in args.seeds for name in names]
+    bar = tqdm(jobs, desc='claims', unit='run')
+    for seed, name in bar:
+        bar.set_postfix_str(f'{name} seed {seed}')
+        slug = name.replace('+', 'p').replace(', ', '_').replace(' ', '')
+        cfg = run_config(VARIANTS[name], data_root, osp.join(work_root, f'{slug}_s{seed}'),
+                         seed, args.iters, args.batch_size, args.tiny_model)
+        metrics = train_and_test(cfg)
+        results[name].append(metrics)
+        tqdm.write(f'[claims] {name} seed {seed}: ' + ', '.join(
+            f'{k}={metrics[k]:.4g}' for k in (*METRICS, 'wall_s')))
+    total = time.perf_counter() - t0
+    command = 'python tools/analysis_tools/reproduce_claims.py ' + ' '.join(
+        sys.argv[1:] if argv is None else argv)
+    text = report(args, results, total, command.strip())
+    print(text)
+    if args.out:
+        write_report(args.out, text)
+    tmp.cleanup()
+    return text
+
+
+if __name__ == '__main__':
+    main()
