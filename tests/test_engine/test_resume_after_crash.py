@@ -13,10 +13,10 @@ What mmengine 0.10.7 guarantees (read in ``mmengine/runner``), and what this tes
   and -- with ``num_workers=0`` -- the skipped pipeline calls replay the same NumPy draws of
   the random augmentations (flip, gamma/brightness/colour), so the global NumPy state after
   the skip equals the uninterrupted run's.
-* NOT restored: the global torch RNG. Anything that draws from it during training
-  (MiT's stochastic depth, ``drop_path_rate=0.1`` in the quickstart) diverges after a
-  resume (checked: with ``drop_path_rate=0.1`` this test fails at the first weight,
-  ``backbone.layers.0.0.projection.weight``). The test therefore sets ``drop_path_rate=0``; with it, and with
+* The global torch RNG (MiT's stochastic depth, ``drop_path_rate=0.1`` in the quickstart,
+  draws from it) is not resumed by mmengine; ``RNGStateHook`` (default runtime) stores it in
+  every checkpoint and restores it on load. Without that hook this test fails at the first
+  weight (``backbone.layers.0.0.projection.weight``); with it, and with
   ``randomness=dict(seed=0, deterministic=True)`` on CPU, the resumed run is bitwise equal
   to the uninterrupted one (``torch.equal`` on every weight and optimizer tensor), and so are
   the validation metrics.
@@ -59,7 +59,6 @@ def _args(data_root, work):
         f'param_scheduler.1.end={MAX_ITERS}',
         'model.backbone.num_layers=[1,1,1,1]', 'model.backbone.embed_dims=16',
         'model.decode_head.in_channels=[16,32,80,128]',
-        'model.backbone.drop_path_rate=0.0',  # torch RNG is not resumed (module doc)
     ]
     return [PY, 'tools/train.py', QUICKSTART, '--work-dir', work, '--cfg-options'] + opts
 

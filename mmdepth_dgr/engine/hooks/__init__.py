@@ -1,3 +1,5 @@
 from .nonfinite_loss_hook import NonFiniteLossHook, find_nonfinite
+from .rng_state_hook import RNGStateHook, get_torch_rng_states, set_torch_rng_states
 
-__all__ = ['NonFiniteLossHook', 'find_nonfinite']
+__all__ = ['NonFiniteLossHook', 'find_nonfinite', 'RNGStateHook',
+           'get_torch_rng_states', 'set_torch_rng_states']
