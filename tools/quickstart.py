@@ -38,7 +38,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--config', default=DEFAULT_CONFIG)
     p.add_argument('--data-root', default='data/synthetic_nyu')
-    p.add_argument('--work-dir', default='work_dirs/quickstart')
+    p.add_argument('--work-dir', default=None,
+                   help='defaults to work_dirs/<config name>, as tools/train.py')
     p.add_argument('--max-iters', type=int, default=None,
                    help='override train_cfg.max_iters (and the LR schedule end)')
     p.add_argument('--num-train', type=int, default=300)
@@ -83,7 +84,8 @@ def main():
 
     cfg = Config.fromfile(args.config)
     set_data_root(cfg, args.data_root)
-    cfg.work_dir = args.work_dir
+    cfg.work_dir = args.work_dir or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.randomness = dict(seed=args.seed)
     if args.max_iters:
         cfg.train_cfg.max_iters = args.max_iters
@@ -119,7 +121,7 @@ def main():
     print(row(osp.basename(args.config)[:-3], model_metrics))
     print(row(f'constant median ({median:.2f} m)', base_metrics))
     print(f'\n[quickstart] train {train_s:.0f} s, train+test {total_model_s:.0f} s, '
-          f'total {time.time() - t0:.0f} s; work dir {args.work_dir}')
+          f'total {time.time() - t0:.0f} s; work dir {cfg.work_dir}')
     if not model_metrics['abs_rel'] < base_metrics['abs_rel']:
         print('[quickstart] WARNING: the model did not beat the constant predictor.')
         sys.exit(1)

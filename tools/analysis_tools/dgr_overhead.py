@@ -8,9 +8,13 @@ For a host (an mmengine config, or a built-in backbone spec) and one or more DGR
   it counts convs/linears/matmuls/norms/pooling as multiply-accumulates and, like fvcore,
   skips element-wise ops; the DGR outer/Hadamard products are ``k²``/``M`` muls per pixel,
   small next to the 1×1 conv that follows them);
-* median CPU latency of ``torch.no_grad`` forwards at a stated input size, after warm-up,
-  with a fixed thread count; host and variants are timed round-robin (one forward each
-  per round) so that machine drift hits all of them alike.
+* CPU latency of ``torch.no_grad`` forwards at a stated input size, after warm-up, with a
+  fixed thread count. Host and variants are timed interleaved: every round runs one
+  forward of each model in a freshly shuffled order, so that load drift on a shared
+  machine hits all of them alike and no model always runs right after another. Δlatency
+  is the median over rounds of the *paired* ratio ``t_variant / t_host`` of the same
+  round, reported with the interquartile range (IQR) of those ratios as the noise
+  measure; the latency column is the median per-model time.
 
 Printed as a markdown table with ratios to the host. Examples::
 
@@ -28,6 +32,8 @@ import argparse
 import copy
 import logging
 import os
+import random
+import re
 import statistics
 import time
 from typing import Dict, List, Optional
@@ -57,22 +63,23 @@ HOSTS: Dict[str, dict] = {
                   embed_dims=384, num_layers=12, num_heads=6, out_indices=(2, 5, 8, 11)),
 }
 
-# --sweep variants: (label, placement, dgr kwargs, stages)
+# --sweep variants: (label, placement, dgr kwargs, stages). The first table row (the
+# command-line variant, block defaults unless --dgr/--stages) is not repeated here.
 SWEEP = [
+    ('defaults, literal evaluation (fused=False, pre-optimisation forward)', 'backbone',
+     dict(fused=False), None),
     ('outer k=8, r=16', 'backbone', dict(reduction_ratio=16, inter_channels=8), None),
     ('outer k=8, r=64', 'backbone', dict(reduction_ratio=64, inter_channels=8), None),
-    ('outer k=4, r=64 (block defaults)', 'backbone', {}, None),
-    ('H=laplacian_grad_sum (M=3C), outer k=4, r=64', 'backbone',
-     dict(third_order='laplacian_grad_sum', reduction_ratio=64, inter_channels=4), None),
-    ('hadamard full width, r=16', 'backbone',
-     dict(interaction='hadamard', inter_channels=None), None),
-    ('hadamard k=16, r=64', 'backbone',
-     dict(interaction='hadamard', inter_channels=16, reduction_ratio=64), None),
-    ('outer k=4, r=64, stages 1-3', 'backbone',
-     dict(reduction_ratio=64, inter_channels=4), [1, 2, 3]),
-    ('outer k=4, r=64, stages 2-3', 'backbone',
-     dict(reduction_ratio=64, inter_channels=4), [2, 3]),
-    ('neck, outer k=4, r=64', 'neck', dict(reduction_ratio=64, inter_channels=4), None),
+    ('outer k=4, r=64 (previous default)', 'backbone', dict(reduction_ratio=64), None),
+    ('outer k=3, r=64', 'backbone', dict(reduction_ratio=64, inter_channels=3), None),
+    ('H=laplacian_grad_sum (M=3C), outer k=4', 'backbone',
+     dict(third_order='laplacian_grad_sum'), None),
+    ('hadamard full width, r=16 (literal path)', 'backbone',
+     dict(interaction='hadamard', inter_channels=None, reduction_ratio=16), None),
+    ('hadamard k=16', 'backbone', dict(interaction='hadamard', inter_channels=16), None),
+    ('defaults, stages 1-3', 'backbone', {}, [1, 2, 3]),
+    ('defaults, stages 2-3', 'backbone', {}, [2, 3]),
+    ('neck, defaults', 'neck', {}, None),
 ]
 
 
@@ -159,17 +166,26 @@ def _complexity(model: nn.Module, x: torch.Tensor):
 
 @torch.no_grad()
 def _latencies(models: List[nn.Module], x: torch.Tensor, warmup: int,
-               repeats: int) -> List[float]:
-    for m in models:
-        for _ in range(warmup):
+               repeats: int, seed: int = 0) -> List[List[float]]:
+    """Per-model lists of ``repeats`` forward times (s), interleaved in shuffled rounds."""
+    for _ in range(warmup):
+        for m in models:
             m(x)
+    rng = random.Random(seed)
     times: List[List[float]] = [[] for _ in models]
+    order = list(range(len(models)))
     for _ in range(repeats):
-        for i, m in enumerate(models):
+        rng.shuffle(order)
+        for i in order:
             t0 = time.perf_counter()
-            m(x)
+            models[i](x)
             times[i].append(time.perf_counter() - t0)
-    return [statistics.median(t) * 1e3 for t in times]
+    return times
+
+
+def _quartiles(values: List[float]):
+    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return q[0], statistics.median(values), q[2]
 
 
 def _fmt(n: float) -> str:
@@ -198,6 +214,10 @@ def parse_args():
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--repeats', type=int, default=15)
     p.add_argument('--no-latency', action='store_true')
+    p.add_argument('--no-complexity', action='store_true',
+                   help='skip params/FLOPs (e.g. when only re-timing on another machine)')
+    p.add_argument('--only', default=None,
+                   help='regex: keep only the --sweep rows whose label matches')
     return p.parse_args()
 
 
@@ -223,32 +243,50 @@ def main():
     with torch.no_grad():
         bb_out_channels = [t.shape[1] for t in backbone(x)]
 
-    variants = [('DGR ' + ' '.join(f'{k}={v}' for k, v in args.dgr.items())
-                 + (f' stages={args.stages}' if args.stages is not None else '')
-                 + f' [{args.placement}]', args.placement, dict(args.dgr), args.stages)]
+    label = ' '.join(f'{k}={v}' for k, v in args.dgr.items()) or 'defaults'
+    if args.stages is not None:
+        label += f' stages={args.stages}'
+    variants = [(f'DGR {label} [{args.placement}]', args.placement, dict(args.dgr),
+                 args.stages)]
     if args.sweep:
-        variants += [v for v in SWEEP if not (v[1] == 'neck' and args.placement == 'neck'
-                                             and not v[2] and v[3] is None)]
+        variants += [v for v in SWEEP if args.only is None or re.search(args.only, v[0])]
     models = [TensorForward(host, is_segmentor)]
     for _, placement, dgr, stages in variants:
         models.append(TensorForward(_build(_variant_cfg(
             host_cfg, is_segmentor, placement, dgr, stages, bb_out_channels)),
             is_segmentor))
 
-    stats = [_complexity(m, x) for m in models]
-    lat = ([float('nan')] * len(models) if args.no_latency else
-           _latencies(models, x, args.warmup, args.repeats))
+    nan = float('nan')
+    stats = ([(nan, nan)] * len(models) if args.no_complexity else
+             [_complexity(m, x) for m in models])
+    times = (None if args.no_latency else
+             _latencies(models, x, args.warmup, args.repeats))
 
     print(f'\n### DGR overhead — {title}; input {args.batch}x3x{args.shape[0]}x'
-          f'{args.shape[1]}; CPU, {args.threads} threads, median of {args.repeats} '
-          f'forwards after {args.warmup} warm-up\n')
-    print('| model | params | Δparams | FLOPs | ΔFLOPs | latency (ms) | Δlatency |')
-    print('|---|---:|---:|---:|---:|---:|---:|')
+          f'{args.shape[1]}; CPU, {args.threads} threads; {args.repeats} interleaved '
+          f'rounds after {args.warmup} warm-up; torch {torch.__version__}\n')
+    print('| model | params | Δparams | FLOPs | ΔFLOPs | latency (ms) | Δlatency '
+          '(median paired ratio) | ratio IQR |')
+    print('|---|---:|---:|---:|---:|---:|---:|---:|')
     p0, f0 = stats[0]
-    print(f'| host | {_fmt(p0)} | — | {_fmt(f0)} | — | {lat[0]:.1f} | — |')
-    for (label, *_), (p, f), t in zip(variants, stats[1:], lat[1:]):
+    lat0 = statistics.median(times[0]) * 1e3 if times else nan
+    if times:
+        q1, _, q3 = _quartiles([t * 1e3 for t in times[0]])
+        host_noise = f'host IQR {q1:.1f}-{q3:.1f} ms'
+    else:
+        host_noise = '—'
+    print(f'| host | {_fmt(p0)} | — | {_fmt(f0)} | — | {lat0:.1f} | — | {host_noise} |')
+    for i, ((label, *_), (p, f)) in enumerate(zip(variants, stats[1:]), start=1):
+        if times:
+            ratios = [t / h for t, h in zip(times[i], times[0])]
+            q1, med, q3 = _quartiles(ratios)
+            lat = f'{statistics.median(times[i]) * 1e3:.1f}'
+            dlat = f'{100 * (med - 1):+.1f} %'
+            iqr = f'{100 * (q1 - 1):+.1f} … {100 * (q3 - 1):+.1f} %'
+        else:
+            lat, dlat, iqr = 'nan', '—', '—'
         print(f'| {label} | {_fmt(p)} | {100 * (p / p0 - 1):+.2f} % | {_fmt(f)} | '
-              f'{100 * (f / f0 - 1):+.2f} % | {t:.1f} | {100 * (t / lat[0] - 1):+.2f} % |')
+              f'{100 * (f / f0 - 1):+.2f} % | {lat} | {dlat} | {iqr} |')
 
 
 if __name__ == '__main__':

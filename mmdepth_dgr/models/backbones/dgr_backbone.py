@@ -19,6 +19,13 @@ Where the refinement happens, per host:
   ``final_norm``. ``out_origin`` (pre-layer output) is never refined.
 * ``ResNet`` and subclasses that keep its ``forward`` (``ResNetV1c``, ``ResNetV1d``,
   ``ResNeXt``): after each residual layer.
+* :class:`~mmdepth_dgr.models.backbones.TIMMEncoder` around a timm ``EfficientNet`` or
+  ``MobileNetV3`` (mirroring their ``forward_intermediates`` in timm 1.0, as
+  ``timm_encoder_forward`` calls it): ``x = bn1(conv_stem(x))``, then every block of
+  ``blocks``; feature level ``i`` (``feature_info[i]``, ``num_chs`` channels) ends after
+  block ``feature_info[i]['stage'] - 1`` (``stage == 0`` would be the stem) and is
+  refined there, whether or not ``i`` is in ``out_indices``. ``conv_head`` (with
+  ``with_head_conv``) reads the refined last level. "Stages" are feature levels here.
 
 At initialisation (zero-initialised last conv of every DGR block) and with DGR disabled
 (``stages=[]`` or ``dgr=None``) the outputs equal the host's ``forward`` bit for bit.
@@ -34,22 +41,50 @@ from mmseg.models.backbones import (MixVisionTransformer, ResNet, SwinTransforme
 from mmseg.models.utils import nlc_to_nchw
 from mmseg.registry import MODELS
 
+from .timm_encoder import TIMMEncoder
+
 __all__ = ['DGRBackbone', 'SUPPORTED_HOSTS']
 
 _WHERE = 'mmdepth_dgr/models/backbones/dgr_backbone.py'
-SUPPORTED_HOSTS = (MixVisionTransformer, SwinTransformer, VisionTransformer, ResNet)
+SUPPORTED_HOSTS = (MixVisionTransformer, SwinTransformer, VisionTransformer, ResNet,
+                   TIMMEncoder)
+
+
+def _timm_stem_blocks_classes() -> tuple:
+    """timm classes whose ``forward_intermediates`` is the stem + ``blocks`` loop mirrored
+    by :meth:`DGRBackbone._forward_timm` (checked against timm 1.0.31's source)."""
+    try:
+        from timm.models.efficientnet import EfficientNet
+        from timm.models.mobilenetv3 import MobileNetV3
+    except ImportError:  # pragma: no cover - timm is a declared dependency
+        return ()
+    return EfficientNet, MobileNetV3
 
 
 def _host_kind(backbone: nn.Module) -> str:
     """Name of the supported base class whose ``forward`` ``backbone`` uses, or raise."""
     for base in SUPPORTED_HOSTS:
         if isinstance(backbone, base) and type(backbone).forward is base.forward:
+            if base is TIMMEncoder:
+                _check_timm_model(backbone.timm_model)
             return base.__name__
     names = ', '.join(b.__name__ for b in SUPPORTED_HOSTS)
     raise TypeError(f'{_WHERE}: DGRBackbone does not support backbone type '
                     f'{type(backbone).__name__!r}; supported: {names} (and subclasses '
                     'that do not override forward, e.g. ResNetV1c, ResNetV1d, ResNeXt). '
                     'Use the neck form (DGRNeck) for other backbones.')
+
+
+def _check_timm_model(model: nn.Module) -> None:
+    """Raise unless ``model``'s ``forward_intermediates`` is the loop we mirror."""
+    classes = _timm_stem_blocks_classes()
+    for cls in classes:
+        if (isinstance(model, cls)
+                and type(model).forward_intermediates is cls.forward_intermediates):
+            return
+    raise TypeError(f'{_WHERE}: DGRBackbone supports TIMMEncoder only around timm '
+                    f'{" / ".join(c.__name__ for c in classes)} models (stem + blocks '
+                    f'loop), got {type(model).__name__!r}; use the neck form (DGRNeck)')
 
 
 def _nlc_refine(block: nn.Module, x: torch.Tensor, hw_shape: Sequence[int]) -> torch.Tensor:
@@ -75,14 +110,16 @@ class DGRBackbone(BaseModule):
             :class:`~mmdepth_dgr.models.layers.DGRBlock` (``in_channels`` is filled per
             stage; ``type`` may be given and defaults to 'DGRBlock'). ``None`` disables
             DGR (the wrapper is then the host). Defaults to ``dict()``.
-        stages (Sequence[int], optional): Stages (layer indices for ViT) to refine.
-            ``None``: every stage (MiT, Swin, ResNet) or ``out_indices`` (ViT).
+        stages (Sequence[int], optional): Stages (layer indices for ViT, feature
+            levels for TIMMEncoder) to refine. ``None``: every stage (MiT, Swin, ResNet,
+            every ``feature_info`` level of TIMMEncoder) or ``out_indices`` (ViT).
             Defaults to None.
         host_type (str, optional): Host type for the flat form. Defaults to None.
         init_cfg (dict | list[dict], optional): Forwarded to the *host* (so a
             ``Pretrained`` checkpoint of the host loads into the host). Defaults to None.
-        pretrained (str, optional): Forwarded to the host (mmseg's ``EncoderDecoder``
-            sets ``backbone.pretrained``). Defaults to None.
+        pretrained (str | bool, optional): Forwarded to the host (mmseg's
+            ``EncoderDecoder`` sets ``backbone.pretrained``; ``TIMMEncoder`` takes a
+            bool). Defaults to None.
         **host_kwargs: Host arguments in the flat form.
 
     Attributes:
@@ -96,7 +133,7 @@ class DGRBackbone(BaseModule):
                  stages: Optional[Sequence[int]] = None,
                  host_type: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None,
-                 pretrained: Optional[str] = None,
+                 pretrained: Optional[Union[str, bool]] = None,
                  **host_kwargs) -> None:
         super().__init__(init_cfg=None)
         if backbone is None:
@@ -148,11 +185,15 @@ class DGRBackbone(BaseModule):
             return list(bb.num_features)
         if self.host_kind == 'VisionTransformer':
             return [bb.cls_token.shape[-1]] * len(bb.layers)
+        if self.host_kind == 'TIMMEncoder':
+            return [f['num_chs'] for f in bb.timm_model.feature_info]
         return [bb.block.expansion * bb.base_channels * 2**i
                 for i in range(len(bb.res_layers))]
 
     def _out_channels(self) -> List[int]:
         bb = self.backbone
+        if self.host_kind == 'TIMMEncoder':
+            return list(bb.out_channels)
         chans = [self.dgr_channels[i] for i in bb.out_indices]
         if self.host_kind == 'VisionTransformer' and bb.out_origin:
             chans = [bb.cls_token.shape[-1]] + chans
@@ -250,6 +291,33 @@ class DGRBackbone(BaseModule):
                 outs.append(x)
         return tuple(outs)
 
+    def _forward_timm(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """Mirror of ``timm_encoder_forward`` (``forward_intermediates`` + ``conv_head``)."""
+        bb = self.backbone
+        m = bb.timm_model
+        # feature level ending after loop position p (0: stem, j: blocks[j - 1])
+        level_at = {int(f['stage']): i for i, f in enumerate(m.feature_info)}
+        feats = {}
+
+        def tap(pos: int, x: torch.Tensor) -> torch.Tensor:
+            if pos in level_at:
+                x = self._refine(level_at[pos], x)
+                feats[level_at[pos]] = x
+            return x
+
+        x = tap(0, m.bn1(m.conv_stem(x)))
+        for pos, blk in enumerate(m.blocks, start=1):
+            if m.grad_checkpointing and not torch.jit.is_scripting():
+                from timm.models import checkpoint_seq  # as timm's own loop does
+                x = checkpoint_seq(blk, x)
+            else:
+                x = blk(x)
+            x = tap(pos, x)
+        outs = [feats[i] for i in bb.out_indices]
+        if bb.with_head_conv:
+            outs.append(m.conv_head(feats[len(m.feature_info) - 1]))
+        return outs
+
     def forward(self, x: torch.Tensor):
         """Same signature and output container as the host's ``forward``."""
         if self.host_kind == 'MixVisionTransformer':
@@ -258,6 +326,8 @@ class DGRBackbone(BaseModule):
             return self._forward_swin(x)
         if self.host_kind == 'VisionTransformer':
             return self._forward_vit(x)
+        if self.host_kind == 'TIMMEncoder':
+            return self._forward_timm(x)
         return self._forward_resnet(x)
 
     def init_weights(self) -> None:

@@ -1,4 +1,8 @@
-"""DGRBackbone: bit-exact identity with each host at init, shapes, gradients, errors."""
+"""DGRBackbone: bit-exact identity with each host at init, shapes, gradients, errors.
+
+Hosts: mmseg's MiT/Swin/ViT/ResNet and the project's TIMMEncoder (timm EfficientNet and
+MobileNetV3, whose ``forward_intermediates`` loop DGRBackbone mirrors).
+"""
 import copy
 
 import pytest
@@ -21,6 +25,10 @@ HOSTS = {
     'resnet18v1c': dict(type='ResNetV1c', depth=18, base_channels=8, stem_channels=8),
     'resnet18': dict(type='ResNet', depth=18, base_channels=8, stem_channels=8,
                      out_indices=(1, 3)),
+    'timm_effnet': dict(type='TIMMEncoder', model_name='test_efficientnet',
+                        out_indices=(0, 2, 3), with_head_conv=True),
+    'timm_mnv3': dict(type='TIMMEncoder', model_name='mobilenetv3_small_050',
+                      out_indices=(1, 3), with_head_conv=False),
 }
 # (channels of each output, spatial stride of each output) at 64x64 input
 EXPECTED = {
@@ -30,6 +38,9 @@ EXPECTED = {
     'vit_origin_nocls': ([16, 16, 16], [8, 8, 8]),
     'resnet18v1c': ([8, 16, 32, 64], [4, 8, 16, 32]),
     'resnet18': ([16, 64], [8, 32]),
+    # levels 0, 2, 3 (strides 2, 8, 16) + conv_head of the last level (stride 32)
+    'timm_effnet': ([16, 32, 48, 256], [2, 8, 16, 32]),
+    'timm_mnv3': ([8, 24], [4, 16]),
 }
 SMALL_DGR = dict(reduction_ratio=4, inter_channels=4)
 
@@ -62,7 +73,8 @@ def test_shapes_and_out_channels(name):
                                              for c, s in zip(chans, strides)]
 
 
-@pytest.mark.parametrize('name', ['mit', 'swin', 'vit', 'resnet18v1c'])
+@pytest.mark.parametrize('name', ['mit', 'swin', 'vit', 'resnet18v1c', 'timm_effnet',
+                                  'timm_mnv3'])
 def test_refinement_feeds_the_next_stage(name):
     # Perturb only the first refined stage's DGR output: every later output must change.
     wrapper = _pair(name)
@@ -143,3 +155,30 @@ def test_gradients_reach_host_and_dgr():
 def test_unsupported_backbone_names_it_and_the_supported_ones():
     with pytest.raises(TypeError, match=r"'MobileNetV2'.*MixVisionTransformer.*ResNet"):
         DGRBackbone(backbone=dict(type='MobileNetV2', widen_factor=0.25))
+
+
+def test_timm_levels_are_refined_where_timm_taps_them_even_if_not_returned():
+    # test_efficientnet: 5 levels (16, 24, 32, 48, 64 channels), one per block; every
+    # level gets a DGR block, level 1 is refined (feeds level 2) though not returned.
+    wrapper = _pair('timm_effnet')
+    assert wrapper.stages == [0, 1, 2, 3, 4]
+    assert wrapper.dgr_channels == [16, 24, 32, 48, 64]
+    nn.init.normal_(wrapper.dgr['1'].out_conv.weight, std=0.1)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        got, ref = wrapper(x), wrapper.backbone(x)
+    assert torch.equal(got[0], ref[0])  # level 0 is upstream of the change
+    assert all(not torch.equal(g, r) for g, r in zip(got[1:], ref[1:]))
+    # Level 2 (returned) is timm's block 2 applied to the refined level-1 map.
+    m = wrapper.backbone.timm_model
+    with torch.no_grad():
+        level1 = m.forward_intermediates(x, indices=[1], intermediates_only=True)[0]
+        expected = m.blocks[2](wrapper.dgr['1'](level1))
+    assert torch.equal(got[1], expected)
+
+
+def test_timm_encoder_around_an_unsupported_timm_model_is_rejected():
+    host = dict(type='TIMMEncoder', model_name='test_resnet', out_indices=(0, 1),
+                with_head_conv=False)
+    with pytest.raises(TypeError, match=r"TIMMEncoder.*EfficientNet.*'ResNet'"):
+        DGRBackbone(backbone=host)

@@ -178,14 +178,27 @@ def test_predict_returns_depth_at_input_size_with_flip():
     assert torch.isfinite(pred).all() and (pred > 0).all() and (pred <= 10.0).all()
 
 
-def test_dgr_neck_variant_equals_baseline_at_init():
-    base = _tiny_model().eval()
+def _dgr_variant_cfg(placement):
     cfg = copy.deepcopy(TINY_MODEL)
-    cfg['neck'] = dict(type='DGRNeck', in_channels=[16, 24, 32, 48, 256])
-    dgr = _tiny_model(cfg).eval()
-    result = dgr.load_state_dict(base.state_dict(), strict=False)
+    if placement == 'neck':
+        cfg['neck'] = dict(type='DGRNeck', in_channels=[16, 24, 32, 48, 256])
+    else:  # the -dgr leaves' one-line change (flat form)
+        cfg['backbone'] = dict(cfg['backbone'], type='DGRBackbone', host_type='TIMMEncoder')
+    return cfg
+
+
+@pytest.mark.parametrize('placement', ['backbone', 'neck'])
+def test_dgr_variant_equals_baseline_at_init(placement):
+    base = _tiny_model().eval()
+    dgr = _tiny_model(_dgr_variant_cfg(placement)).eval()
+    state = base.state_dict()
+    if placement == 'backbone':  # the host sits one level deeper in DGRBackbone
+        state = {('backbone.' + k if k.startswith('backbone.') else k): v
+                 for k, v in state.items()}
+    result = dgr.load_state_dict(state, strict=False)
     assert not result.unexpected_keys
-    assert result.missing_keys and all(k.startswith('neck.') for k in result.missing_keys)
+    prefix = 'backbone.dgr.' if placement == 'backbone' else 'neck.'
+    assert result.missing_keys and all(k.startswith(prefix) for k in result.missing_keys)
     data = _batch(base, n=1)
     with torch.no_grad():
         a = base.decode_head(base.extract_feat(data['inputs']))
@@ -193,12 +206,26 @@ def test_dgr_neck_variant_equals_baseline_at_init():
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_dgr_backbone_does_not_wrap_the_timm_encoder_yet():
-    """Pins the known gap (README): DGRBackbone rejects TIMMEncoder with a clear error.
-    When DGRBackbone gains support this test should be replaced by the equality test."""
-    cfg = dict(type='DGRBackbone', backbone=copy.deepcopy(TINY_MODEL['backbone']))
-    with pytest.raises(TypeError, match='TIMMEncoder'):
-        MODELS.build(cfg)
+def test_dgr_backbone_wraps_the_timm_encoder_bit_for_bit_at_init():
+    """DGRBackbone around TIMMEncoder re-runs its stem + blocks loop with a DGR block after
+    every feature level; at init its outputs equal TIMMEncoder.forward exactly, and a
+    non-zero DGR on the last level changes the conv_head output (it reads the refined map)."""
+    wrapper = MODELS.build(dict(type='DGRBackbone',
+                                backbone=copy.deepcopy(TINY_MODEL['backbone'])))
+    wrapper.init_weights()
+    wrapper.eval()
+    assert wrapper.stages == [0, 1, 2, 3, 4]  # every feature level, 4 is not an output
+    assert wrapper.out_channels == wrapper.backbone.out_channels == [16, 24, 32, 48, 256]
+    x = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        got, ref = wrapper(x), wrapper.backbone(x)
+    assert len(got) == len(ref) == 5
+    assert all(torch.equal(g, r) for g, r in zip(got, ref))
+    torch.nn.init.normal_(wrapper.dgr['4'].out_conv.weight, std=0.1)
+    with torch.no_grad():
+        got = wrapper(x)
+    assert all(torch.equal(g, r) for g, r in zip(got[:4], ref[:4]))
+    assert not torch.equal(got[4], ref[4])
 
 
 # ---------------------------------------------------------------- configs
@@ -226,7 +253,9 @@ def test_leaf_config_builds_with_pretrained_off(path):
     model = MODELS.build(cfg.model)
     assert isinstance(model.decode_head, AdaBinsHead)
     assert model.backbone.out_channels == cfg.model.decode_head.in_channels
-    assert model.with_neck == ('-dgr' in osp.basename(path))
+    is_dgr = '-dgr' in osp.basename(path)
+    assert not model.with_neck  # DGR sits inside the encoder (DGRBackbone), as in the paper
+    assert (type(model.backbone).__name__ == 'DGRBackbone') == is_dgr
 
 
 # ---------------------------------------------------------------- a few Runner iterations
