@@ -142,6 +142,22 @@ def dgr_interaction(a: torch.Tensor, b: torch.Tensor,
     raise ValueError(f'{_WHERE}: unknown interaction {mode!r}; use one of {INTERACTIONS}')
 
 
+
+def _with_strides_of(out: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """``out`` laid out with exactly ``ref``'s strides (a copy only when they differ).
+
+    Strides of size-1 dimensions (e.g. the batch stride at B = 1) do not change a
+    tensor's values but do change which kernel the next convolution picks, and so its
+    rounding: a host whose stage output is handed on with the original strides then
+    computes bit-identically with DGR inserted at initialisation. ``copy_`` keeps the
+    autograd graph.
+    """
+    if out.stride() == ref.stride() or out.shape != ref.shape:
+        return out
+    return torch.empty_strided(ref.shape, ref.stride(), dtype=out.dtype,
+                               device=out.device).copy_(out)
+
+
 def _activate_(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``act(x)`` computed in place for the ReLU family (else out of place)."""
     if isinstance(act, nn.ReLU):
@@ -322,8 +338,9 @@ class DGRBlock(BaseModule):
         if x.is_contiguous():  # NCHW host: produce the residual directly as (B, C, L)
             delta = torch.matmul(w_out, prod.transpose(1, 2))
             delta = delta + self.out_conv.bias.view(c, 1)
-            return x + delta.view(bsz, c, h, w)
+            return _with_strides_of(x + delta.view(bsz, c, h, w), x)
         delta = F.linear(prod, w_out, self.out_conv.bias)  # (B, L, C) = NHWC
         out = x + delta.view(bsz, h, w, c).permute(0, 3, 1, 2)
-        return out.contiguous(memory_format=torch.channels_last) if x.is_contiguous(
+        out = out.contiguous(memory_format=torch.channels_last) if x.is_contiguous(
             memory_format=torch.channels_last) else out
+        return _with_strides_of(out, x)

@@ -278,3 +278,21 @@ def test_fused_false_forces_the_literal_evaluation():
     block = _busy_block(dict(fused=False))
     x = torch.randn(1, 8, 6, 7)
     assert block.can_fuse and torch.equal(block(x), _frozen_reference_forward(block, x))
+
+
+def test_fused_block_keeps_the_exact_strides_of_its_input_at_batch_one():
+    # MiT hands stages on as a (B, N, C) -> (B, C, H, W) view: channels-last, with a
+    # batch stride of C at B = 1. The next conv's rounding depends on those strides, so
+    # the block must return them unchanged for bit-identical hosts at initialisation.
+    from mmdepth_dgr.models.layers import DGRBlock
+    block = DGRBlock(8).eval()
+    x = torch.randn(1, 6 * 5, 8).transpose(1, 2).reshape(1, 8, 6, 5)
+    assert x.stride() == (8, 1, 40, 8)
+    with torch.no_grad():
+        out = block(x)
+    assert out.stride() == x.stride() and torch.equal(out, x)
+    x.requires_grad_(True)
+    out = block(x)
+    assert out.stride() == x.stride()
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
