@@ -111,8 +111,25 @@ def _host_model_cfg(args) -> Optional[dict]:
         if (model.get('neck') or {}).get('type') == 'DGRNeck':
             model.pop('neck')
         model.pop('pretrained', None)
-        return model
+        return _without_weight_downloads(model)
     return None
+
+
+def _without_weight_downloads(cfg):
+    """Drop ``Pretrained`` init_cfgs and switch off ``pretrained=True`` everywhere:
+    params, FLOPs and latency do not depend on the weights, and nothing is downloaded."""
+    if isinstance(cfg, dict):
+        out = {}
+        for k, v in cfg.items():
+            if k == 'init_cfg' and isinstance(v, dict) and v.get('type') == 'Pretrained':
+                continue
+            if k == 'pretrained' and isinstance(v, (bool, str)):
+                v = False if isinstance(v, bool) else None
+            out[k] = _without_weight_downloads(v)
+        return out
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(_without_weight_downloads(v) for v in cfg)
+    return cfg
 
 
 def _variant_cfg(host_cfg: dict, is_segmentor: bool, placement: str, dgr: dict,
