@@ -258,7 +258,9 @@ def main():
     host = _build(host_cfg)
     backbone = host.backbone if is_segmentor else host
     with torch.no_grad():
-        bb_out_channels = [t.shape[1] for t in backbone(x)]
+        # ViT with output_cls_token returns [feature map, class token] per level.
+        bb_out_channels = [(t[0] if isinstance(t, (list, tuple)) else t).shape[1]
+                           for t in backbone(x)]
 
     label = ' '.join(f'{k}={v}' for k, v in args.dgr.items()) or 'defaults'
     if args.stages is not None:
