@@ -7,16 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from mmdepth_dgr.models.decode_heads import (AdaBinsHead, adabins_depth,
                                              bin_edges_and_centers, normalize_bin_widths,
                                              range_attention_maps)
 from mmdepth_dgr.models.losses import bins_chamfer_loss
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from _helpers import REPO as REPO_ROOT
+from _helpers import synthetic_runner_cfg, uint8_batch
+
 H, W = 64, 96
 
 TINY_HEAD = dict(
@@ -38,16 +38,14 @@ TINY_MODEL = dict(
     test_cfg=dict(mode='whole', flip=True))
 
 
+def _gt():
+    gt = torch.rand(1, H, W) * 9 + 0.5
+    gt[:, :8] = 0  # an invalid band
+    return gt
+
+
 def _batch(model, n=2):
-    imgs = [torch.randint(0, 256, (3, H, W), dtype=torch.uint8) for _ in range(n)]
-    samples = []
-    for _ in range(n):
-        gt = torch.rand(1, H, W) * 9 + 0.5
-        gt[:, :8] = 0  # an invalid band
-        s = SegDataSample(gt_depth_map=PixelData(data=gt))
-        s.set_metainfo(dict(img_shape=(H, W), ori_shape=(H, W), pad_shape=(H, W)))
-        samples.append(s)
-    return model.data_preprocessor(dict(inputs=imgs, data_samples=samples), True)
+    return uint8_batch(model, n, H, W, _gt)
 
 
 def _tiny_model(cfg=TINY_MODEL):
@@ -259,47 +257,12 @@ def test_leaf_config_builds_with_pretrained_off(path):
 
 
 # ---------------------------------------------------------------- a few Runner iterations
-@pytest.fixture(scope='module')
-def runner_data_root(request, tmp_path_factory):
-    """The shared generated NYU-layout set when conftest offers it, else a tiny one."""
-    try:
-        return request.getfixturevalue('synthetic_nyu_root')
-    except pytest.FixtureLookupError:
-        from mmdepth_dgr.datasets.synthetic import generate_dataset
-        root = str(tmp_path_factory.mktemp('syn_nyu_adabins'))
-        generate_dataset(root, kind='nyu', num_train=4, num_test=2, height=H, width=W,
-                         progress=False, num_workers=1)
-        return root
-
-
-def _tiny_runner_cfg(leaf, data_root, work_dir, model):
-    cfg = Config.fromfile(leaf)
-    cfg.model = Config(dict(model=model)).model
-    syn = Config.fromfile(osp.join(REPO_ROOT, 'configs/_base_/datasets/synthetic_nyu.py'))
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
-                'test_evaluator'):
-        cfg[key] = syn[key]
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].dataset.data_root = data_root
-        cfg[key].num_workers = 0
-        cfg[key].persistent_workers = False
-    cfg.train_dataloader.batch_size = 2
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=3, val_interval=3)
-    cfg.param_scheduler = [dict(type='PolyLR', eta_min=1e-5, power=0.9, by_epoch=False,
-                                begin=0, end=3)]
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False,
-                                        interval=1000)
-    cfg.default_hooks.logger.interval = 1
-    cfg.work_dir = str(work_dir)
-    return cfg
-
-
-def test_a_few_runner_iterations_on_generated_data(runner_data_root, tmp_path):
+def test_a_few_runner_iterations_on_generated_data(synthetic_nyu_root, tmp_path):
     from mmengine.runner import Runner
     model = copy.deepcopy(TINY_MODEL)
     model['decode_head']['max_patches'] = 4096  # any generated image size
     leaf = osp.join(REPO_ROOT, 'configs/adabins/adabins_efficientnet-b5_4xb4-25k_nyu-416x544.py')
-    runner = Runner.from_cfg(_tiny_runner_cfg(leaf, runner_data_root, tmp_path, model))
+    runner = Runner.from_cfg(synthetic_runner_cfg(leaf, tmp_path, synthetic_nyu_root, model))
     before = runner.model.decode_head.conv_out.weight.detach().clone()
     runner.train()
     assert not torch.equal(before, runner.model.decode_head.conv_out.weight.detach())

@@ -6,13 +6,12 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from mmdepth_dgr.models.decode_heads import HuDecoderHead, HuUpProjection
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from _helpers import REPO, depth_batch
+
 PAIR = {
     'r18': osp.join(REPO, 'configs/cnn_vs_transformer/'
                     'hu-pair_r18_1xb4-600iter_synnyu-240x320.py'),
@@ -67,23 +66,10 @@ def test_head_rejects_bad_options():
         HuDecoderHead(**TINY_HEAD)(_feats(chans=(8, 16, 32, 65)))
 
 
-def _batch(b=2, h=64, w=96):
-    inputs = torch.randn(b, 3, h, w)
-    samples = []
-    for _ in range(b):
-        s = SegDataSample()
-        s.set_metainfo(dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w)))
-        gt = torch.rand(1, h, w) * 9 + 0.5
-        gt[:, :4] = 0
-        s.gt_depth_map = PixelData(data=gt)
-        samples.append(s)
-    return inputs, samples
-
-
 @pytest.mark.parametrize('encoder', sorted(PAIR))
 def test_hu_loss_is_finite_and_reaches_the_encoder(encoder):
     model = MODELS.build(copy.deepcopy(Config.fromfile(PAIR[encoder]).model))
-    losses = model.loss(*_batch())
+    losses = model.loss(*depth_batch())
     assert set(losses) == {'decode.loss_hu'}
     assert torch.isfinite(losses['decode.loss_hu'])
     losses['decode.loss_hu'].backward()

@@ -1,16 +1,14 @@
 """PixelFormerHead: skip window attention vs a loop reference, bin centres, output range,
 loss, DGR equivalence at init and every leaf config of configs/pixelformer."""
-import copy
 import glob
 import os.path as osp
+from functools import partial
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from mmdepth_dgr.models.decode_heads import PixelFormerHead
 from mmdepth_dgr.models.decode_heads.pixelformer_layers import (
@@ -18,7 +16,10 @@ from mmdepth_dgr.models.decode_heads.pixelformer_layers import (
 from mmdepth_dgr.models.decode_heads.window_cross_attention import (
     SkipWindowAttention, window_attention_2d)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from _helpers import (REPO, check_leaf_config, depth_batch, level_feats,
+                      load_baseline_into_dgr, synthetic_runner_cfg)
+from _helpers import tiny_model_cfg as _tiny_model_cfg
+
 LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'pixelformer', '*.py')))
 BASELINE_NYU = osp.join(REPO,
                         'configs/pixelformer/pixelformer_swin-l_4xb4-25k_nyu-416x544.py')
@@ -104,9 +105,7 @@ def test_bcp_pools_globally():
 
 
 # ----------------------------------------------------------------- head
-def _feats(b=2, h=64, w=96):
-    return [torch.randn(b, c, h // s, w // s)
-            for c, s in zip([16, 32, 64, 128], [4, 8, 16, 32])]
+_feats = partial(level_feats, [16, 32, 64, 128])
 
 
 def test_head_output_shape_and_range():
@@ -127,30 +126,12 @@ def test_head_rejects_wrong_level_channels():
 
 
 # ----------------------------------------------------------------- whole model / configs
-def tiny_model_cfg(config_path):
-    cfg = Config.fromfile(config_path)
-    model = copy.deepcopy(cfg.model)
-    model.backbone.update(TINY_BACKBONE)
-    model.decode_head.update(TINY_HEAD)
-    return model
-
-
-def _batch(b=2, h=64, w=96):
-    inputs = torch.randn(b, 3, h, w)
-    samples = []
-    for _ in range(b):
-        s = SegDataSample()
-        s.set_metainfo(dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w)))
-        gt = torch.rand(1, h, w) * 9 + 0.5
-        gt[:, :4] = 0  # some invalid pixels
-        s.gt_depth_map = PixelData(data=gt)
-        samples.append(s)
-    return inputs, samples
+tiny_model_cfg = partial(_tiny_model_cfg, backbone=TINY_BACKBONE, decode_head=TINY_HEAD)
 
 
 def test_loss_is_finite_and_gradient_reaches_backbone():
     model = MODELS.build(tiny_model_cfg(BASELINE_NYU))
-    inputs, samples = _batch()
+    inputs, samples = depth_batch()
     losses = model.loss(inputs, samples)
     assert set(losses) == {'decode.loss_silog'}
     loss = sum(losses.values())
@@ -162,7 +143,7 @@ def test_loss_is_finite_and_gradient_reaches_backbone():
 
 def test_predict_with_flip_returns_depth_in_range():
     model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
-    inputs, samples = _batch(1)
+    inputs, samples = depth_batch(1)
     with torch.no_grad():
         out = model.predict(inputs, samples)
     pred = out[0].pred_depth_map.data
@@ -178,15 +159,7 @@ def test_dgr_variant_equals_baseline_at_init(dataset):
     dgr_cfg = osp.join(REPO, 'configs/pixelformer', f'pixelformer-dgr_swin-l_4xb4-25k_{dataset}.py')
     base = MODELS.build(tiny_model_cfg(base_cfg))
     dgr = MODELS.build(tiny_model_cfg(dgr_cfg))
-    base.init_weights()
-    dgr.init_weights()
-    assert type(dgr.backbone).__name__ == 'DGRBackbone'
-    sd = {(k.replace('backbone.', 'backbone.backbone.', 1) if k.startswith('backbone.')
-           else k): v for k, v in base.state_dict().items()}
-    missing, unexpected = dgr.load_state_dict(sd, strict=False)
-    assert not unexpected
-    assert missing and all(k.startswith('backbone.dgr.') for k in missing)
-    base.eval(), dgr.eval()
+    load_baseline_into_dgr(base, dgr)
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         assert torch.equal(base.extract_feat(x)[3], dgr.extract_feat(x)[3])
@@ -196,12 +169,7 @@ def test_dgr_variant_equals_baseline_at_init(dataset):
 @pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
 def test_every_leaf_config_builds_through_the_registry(path):
     cfg = Config.fromfile(path)
-    assert cfg.model.decode_head.type == 'PixelFormerHead'
-    assert cfg.model.data_preprocessor.seg_pad_val == 0
-    assert cfg.model.test_cfg.flip is True
-    max_depth = 80.0 if 'kitti' in path else 10.0
-    assert cfg.model.decode_head.max_depth == max_depth
-    assert cfg.val_evaluator.max_depth == max_depth
+    check_leaf_config(cfg, path, 'PixelFormerHead')
     model = MODELS.build(tiny_model_cfg(path))
     with torch.no_grad():
         depth = model._forward(torch.randn(1, 3, 64, 96))
@@ -209,45 +177,13 @@ def test_every_leaf_config_builds_through_the_registry(path):
 
 
 # ----------------------------------------------------------------- a few Runner iterations
-@pytest.fixture(scope='module')
-def tiny_nyu_root(tmp_path_factory):
-    """A tiny generated NYU-layout dataset (8 train / 2 test frames of 64x96)."""
-    from mmdepth_dgr.datasets.synthetic import generate_dataset
-    root = str(tmp_path_factory.mktemp('syn_nyu'))
-    generate_dataset(root, kind='nyu', num_train=8, num_test=2, height=64, width=96,
-                     progress=False, num_workers=1)
-    return root
-
-
-def _runner_cfg(config_path, work_dir, data_root):
-    cfg = Config.fromfile(config_path)
-    cfg.model = tiny_model_cfg(config_path)
-    syn = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/synthetic_nyu.py'))
-    for split in ('train', 'val', 'test'):
-        loader = copy.deepcopy(syn[f'{split}_dataloader'])
-        loader.update(num_workers=0, persistent_workers=False)
-        loader.dataset.data_root = data_root
-        if split == 'train':
-            loader.batch_size = 2
-        cfg[f'{split}_dataloader'] = loader
-    cfg.val_evaluator = cfg.test_evaluator = syn.val_evaluator
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=3, val_interval=3)
-    cfg.param_scheduler = [dict(type='PolyLR', eta_min=1e-5, power=0.9, by_epoch=False,
-                                begin=0, end=3)]
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False,
-                                        interval=1000)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1,
-                                    log_metric_by_epoch=False)
-    cfg.work_dir = work_dir
-    return cfg
-
-
-def test_a_few_runner_iterations_on_generated_data(tiny_nyu_root, tmp_path):
+def test_a_few_runner_iterations_on_generated_data(synthetic_nyu_root, tmp_path):
     from mmengine.runner import Runner
     dgr_leaf = BASELINE_NYU.replace('_swin-l_', '-dgr_swin-l_').replace(
         '/newcrfs_', '/newcrfs-dgr_').replace('/pixelformer_', '/pixelformer-dgr_')
     dgr_leaf = dgr_leaf.replace('-dgr-dgr', '-dgr')
-    runner = Runner.from_cfg(_runner_cfg(dgr_leaf, str(tmp_path), tiny_nyu_root))
+    runner = Runner.from_cfg(synthetic_runner_cfg(dgr_leaf, tmp_path, synthetic_nyu_root,
+                                                  tiny_model_cfg(dgr_leaf)))
     before = {k: v.clone() for k, v in runner.model.state_dict().items()}
     runner.train()
     losses = runner.message_hub.get_scalar('train/decode.loss_silog').data[0]

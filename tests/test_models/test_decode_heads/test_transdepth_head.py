@@ -3,19 +3,21 @@ head shapes/range/errors, loss and gradients, DGR equivalence at init, every lea
 import copy
 import glob
 import os.path as osp
+from functools import partial
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from mmdepth_dgr.models.decode_heads import (TransDepthAttentionGate, TransDepthHead,
                                              dynamic_local_filter)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from _helpers import (REPO, check_leaf_config, depth_batch, level_feats,
+                      load_baseline_into_dgr)
+from _helpers import tiny_model_cfg as _tiny_model_cfg
+
 LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'transdepth', '*.py')))
 BASELINE_NYU = osp.join(REPO, 'configs/transdepth/transdepth_vit-b16_4xb4-25k_nyu-416x544.py')
 TINY_BACKBONE = dict(img_size=(64, 96), embed_dims=32, num_layers=4, num_heads=2,
@@ -83,8 +85,7 @@ def test_attention_gate_errors():
 
 
 # ----------------------------------------------------------------- head
-def _feats(b=2, h=64, w=96, c=32):
-    return [torch.randn(b, c, h // s, w // s) for s in (4, 8, 16, 32)]
+_feats = partial(level_feats, [32] * 4)
 
 
 def test_head_output_is_full_resolution_and_in_range():
@@ -97,7 +98,7 @@ def test_head_output_is_full_resolution_and_in_range():
 def test_head_without_finer_skips_and_with_other_upsampling():
     head = TransDepthHead(agd_levels=(0, 1, 2, 3), num_upsample=1, **TINY_HEAD)
     assert head.skip_levels == []
-    assert head(_feats(1)).shape == (1, 1, 32, 48)
+    assert head(_feats(b=1)).shape == (1, 1, 32, 48)
 
 
 def test_head_rejects_bad_options():
@@ -112,30 +113,13 @@ def test_head_rejects_bad_options():
 
 
 # ----------------------------------------------------------------- whole model / configs
-def tiny_model_cfg(config_path):
-    model = copy.deepcopy(Config.fromfile(config_path).model)
-    model.backbone.update(TINY_BACKBONE)
-    model.neck.update(TINY_NECK)
-    model.decode_head.update(TINY_HEAD)
-    return model
-
-
-def _batch(b=2, h=64, w=96):
-    inputs = torch.randn(b, 3, h, w)
-    samples = []
-    for _ in range(b):
-        s = SegDataSample()
-        s.set_metainfo(dict(img_shape=(h, w), pad_shape=(h, w), ori_shape=(h, w)))
-        gt = torch.rand(1, h, w) * 9 + 0.5
-        gt[:, :4] = 0  # invalid rows
-        s.gt_depth_map = PixelData(data=gt)
-        samples.append(s)
-    return inputs, samples
+tiny_model_cfg = partial(_tiny_model_cfg, backbone=TINY_BACKBONE, neck=TINY_NECK,
+                         decode_head=TINY_HEAD)
 
 
 def test_loss_is_finite_and_gradient_reaches_backbone():
     model = MODELS.build(tiny_model_cfg(BASELINE_NYU))
-    inputs, samples = _batch()
+    inputs, samples = depth_batch()
     losses = model.loss(inputs, samples)
     assert set(losses) == {'decode.loss_silog'}
     loss = sum(losses.values())
@@ -147,7 +131,7 @@ def test_loss_is_finite_and_gradient_reaches_backbone():
 
 def test_predict_with_flip_returns_depth_in_range():
     model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
-    inputs, samples = _batch(1)
+    inputs, samples = depth_batch(1)
     with torch.no_grad():
         pred = model.predict(inputs, samples)[0].pred_depth_map.data
     assert model.test_cfg.flip is True
@@ -161,15 +145,7 @@ def test_dgr_variant_equals_baseline_at_init(dataset):
         REPO, 'configs/transdepth', f'transdepth_vit-b16_4xb4-25k_{dataset}.py')))
     dgr = MODELS.build(tiny_model_cfg(osp.join(
         REPO, 'configs/transdepth', f'transdepth-dgr_vit-b16_4xb4-25k_{dataset}.py')))
-    base.init_weights()
-    dgr.init_weights()
-    assert type(dgr.backbone).__name__ == 'DGRBackbone'
-    sd = {(k.replace('backbone.', 'backbone.backbone.', 1) if k.startswith('backbone.')
-           else k): v for k, v in base.state_dict().items()}
-    missing, unexpected = dgr.load_state_dict(sd, strict=False)
-    assert not unexpected
-    assert missing and all(k.startswith('backbone.dgr.') for k in missing)
-    base.eval(), dgr.eval()
+    load_baseline_into_dgr(base, dgr)
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         assert torch.equal(base._forward(x), dgr._forward(x))
@@ -178,12 +154,7 @@ def test_dgr_variant_equals_baseline_at_init(dataset):
 @pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
 def test_every_leaf_config_builds_through_the_registry(path):
     cfg = Config.fromfile(path)
-    assert cfg.model.decode_head.type == 'TransDepthHead'
-    assert cfg.model.data_preprocessor.seg_pad_val == 0
-    assert cfg.model.test_cfg.flip is True
-    max_depth = 80.0 if 'kitti' in path else 10.0
-    assert cfg.model.decode_head.max_depth == max_depth
-    assert cfg.val_evaluator.max_depth == max_depth
+    check_leaf_config(cfg, path, 'TransDepthHead')
     model = MODELS.build(tiny_model_cfg(path)).eval()
     with torch.no_grad():
         assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 64, 96)
