@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..losses import BinsChamferLoss
 from .adabins_layers import AdaBinsMiniViT, AdaBinsUpBlock, bin_edges_and_centers
-from .depth_base_head import DepthBaseHead, stack_gt_depth
+from .depth_base_head import DepthBaseHead, add_loss
 
 __all__ = ['AdaBinsHead', 'adabins_depth']
 
@@ -160,10 +160,8 @@ class AdaBinsHead(DepthBaseHead):
             dict[str, Tensor]: One entry per distinct ``loss_name``.
         """
         depth, centers = pred if isinstance(pred, (tuple, list)) else (pred, None)
-        gt = stack_gt_depth(batch_data_samples).to(depth)
+        gt, valid = self.gt_and_valid(batch_data_samples, depth)
         depth = self.resize_to(depth, gt.shape[2:])
-        valid = (gt > self.gt_valid_min) & torch.isfinite(gt)
-        gt = torch.where(valid, gt, torch.zeros_like(gt))
         losses = {}
         for loss_fn in self.loss_decode:
             if isinstance(loss_fn, BinsChamferLoss):
@@ -173,8 +171,7 @@ class AdaBinsHead(DepthBaseHead):
                 value = loss_fn(centers, gt, valid_mask=valid)
             else:
                 value = loss_fn(depth, gt, valid_mask=valid)
-            name = loss_fn.loss_name
-            losses[name] = losses[name] + value if name in losses else value
+            add_loss(losses, loss_fn.loss_name, value)
         return losses
 
     def predict(self, inputs: Sequence[Tensor], batch_img_metas: List[dict],

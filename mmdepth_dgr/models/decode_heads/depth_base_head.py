@@ -17,7 +17,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptMultiConfig, SampleList
 from torch import Tensor
 
-__all__ = ['DepthBaseHead', 'stack_gt_depth', 'bounded_depth']
+__all__ = ['DepthBaseHead', 'stack_gt_depth', 'bounded_depth', 'add_loss']
 
 
 def stack_gt_depth(batch_data_samples: SampleList) -> Tensor:
@@ -36,6 +36,11 @@ def stack_gt_depth(batch_data_samples: SampleList) -> Tensor:
             'does the train pipeline load depth (LoadDepthFromFile) and pack it '
             '(PackDepthInputs)?')
     return torch.stack([s.gt_depth_map.data for s in batch_data_samples], dim=0)
+
+
+def add_loss(losses: Dict[str, Tensor], name: str, value: Tensor) -> None:
+    """Add ``value`` under ``name``, summing losses that share a name (mmseg style)."""
+    losses[name] = losses[name] + value if name in losses else value
 
 
 def bounded_depth(logits: Tensor, min_depth: float, max_depth: float,
@@ -164,16 +169,20 @@ class DepthBaseHead(BaseModule, metaclass=ABCMeta):
         Returns:
             dict[str, Tensor]: One entry per distinct ``loss_name``.
         """
-        gt = stack_gt_depth(batch_data_samples).to(pred_depth)
+        gt, valid = self.gt_and_valid(batch_data_samples, pred_depth)
         pred = self.resize_to(pred_depth, gt.shape[2:])
-        valid = (gt > self.gt_valid_min) & torch.isfinite(gt)
-        gt = torch.where(valid, gt, torch.zeros_like(gt))
         losses = {}
         for loss_fn in self.loss_decode:
-            value = loss_fn(pred, gt, valid_mask=valid)
-            name = loss_fn.loss_name
-            losses[name] = losses[name] + value if name in losses else value
+            add_loss(losses, loss_fn.loss_name, loss_fn(pred, gt, valid_mask=valid))
         return losses
+
+    def gt_and_valid(self, batch_data_samples: SampleList,
+                     like: Tensor) -> Tuple[Tensor, Tensor]:
+        """The batch's GT (B, 1, H, W) on ``like``'s device/dtype, invalid pixels set to
+        0, and its validity mask ``(gt > gt_valid_min) & isfinite(gt)``."""
+        gt = stack_gt_depth(batch_data_samples).to(like)
+        valid = (gt > self.gt_valid_min) & torch.isfinite(gt)
+        return torch.where(valid, gt, torch.zeros_like(gt)), valid
 
     def predict(self, inputs: Sequence[Tensor], batch_img_metas: List[dict],
                 test_cfg: ConfigType) -> Tensor:

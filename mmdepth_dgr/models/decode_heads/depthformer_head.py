@@ -12,7 +12,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
-from .depth_base_head import DepthBaseHead, stack_gt_depth
+from .depth_base_head import DepthBaseHead, add_loss
 from .depthformer_fusion import DepthFormerGlobalLocalFusion
 from .depthformer_transbins import DepthFormerTransbins
 
@@ -102,10 +102,7 @@ class DepthFormerHead(DepthBaseHead):
         depth, centers = self.forward_with_bins(inputs)
         losses = self.loss_by_feat(depth, batch_data_samples)
         if self.loss_bins is not None:
-            gt = stack_gt_depth(batch_data_samples).to(depth)
-            valid = (gt > self.gt_valid_min) & torch.isfinite(gt)
-            gt = torch.where(valid, gt, torch.zeros_like(gt))
-            name = self.loss_bins.loss_name
-            value = self.loss_bins(centers, gt, valid_mask=valid)
-            losses[name] = losses[name] + value if name in losses else value
+            gt, valid = self.gt_and_valid(batch_data_samples, depth)
+            add_loss(losses, self.loss_bins.loss_name,
+                     self.loss_bins(centers, gt, valid_mask=valid))
         return losses
