@@ -5,7 +5,6 @@ NOT Li et al.'s DepthFormer (MIR 2023). Encoder: the released code uses SegForme
 """
 from typing import Dict, Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmseg.registry import MODELS
