@@ -27,6 +27,27 @@ def _seed_everything():
     yield
 
 
+def _all_subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_subclasses(sub)
+
+
+@pytest.fixture(autouse=True)
+def _forget_visualizers():
+    """Drop mmengine's global visualizer instances after each test.
+
+    A Runner reuses the visualizer instance of the same name that an earlier in-process
+    Runner created, including its save_dir; when that earlier run's temporary folder is
+    gone (tools/analysis_tools/reproduce_claims.py cleans up after itself), the next
+    Runner fails writing its config there. Tests must not depend on their order.
+    """
+    yield
+    from mmengine.visualization import Visualizer
+    for cls in (Visualizer, *_all_subclasses(Visualizer)):
+        cls._instance_dict.clear()
+
+
 @pytest.fixture
 def samples_dir():
     """Path to ``../shared/samples``; skips the test when it is absent."""
