@@ -41,6 +41,34 @@ def setup_launcher(cfg, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def default_work_dir(config_path: str) -> str:
+    """``./work_dirs/<config file name without .py>``, mmseg's convention."""
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def load_config(config_path: str, cfg_options=None, launcher: str = 'none',
+                work_dir=None):
+    """Read a config, apply ``--cfg-options``, prepare the launcher, set the work dir.
+
+    Shared by tools/train.py and tools/test.py.
+
+    Returns:
+        mmengine.Config: the prepared config.
+    """
+    from mmengine.config import Config
+    if not osp.isfile(config_path):
+        raise FileNotFoundError(f'Config file not found: {config_path}')
+    cfg = Config.fromfile(config_path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    setup_launcher(cfg, launcher)
+    if work_dir:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = default_work_dir(config_path)
+    return cfg
+
+
 def teardown_launcher() -> None:
     """Destroy the process group so every rank exits cleanly."""
     if dist.is_available() and dist.is_initialized():

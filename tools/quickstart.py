@@ -15,7 +15,7 @@ import os.path as osp
 import sys
 import time
 
-from _launch import _REPO  # noqa: F401  (puts the repo on sys.path)
+from _launch import default_work_dir  # also puts the repo on sys.path
 
 import numpy as np
 import torch
@@ -84,8 +84,7 @@ def main():
 
     cfg = Config.fromfile(args.config)
     set_data_root(cfg, args.data_root)
-    cfg.work_dir = args.work_dir or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.work_dir = args.work_dir or default_work_dir(args.config)
     cfg.randomness = dict(seed=args.seed)
     if args.max_iters:
         cfg.train_cfg.max_iters = args.max_iters

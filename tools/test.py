@@ -7,7 +7,7 @@ import argparse
 import os
 import os.path as osp
 
-from _launch import setup_launcher, teardown_launcher
+from _launch import load_config, teardown_launcher
 
 import mmdepth_dgr  # noqa: F401
 from mmengine.config import Config, DictAction
@@ -41,20 +41,10 @@ def parse_args():
 
 
 def build_cfg(args) -> Config:
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'Config file not found: {args.config}')
     if not args.checkpoint.startswith(('http://', 'https://')) and \
             not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    setup_launcher(cfg, args.launcher)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     # Loaded in main() (strict unless --non-strict), not through cfg.load_from: the
     # Runner's load_from path is always non-strict and would evaluate another model's
     # checkpoint with random weights in place of the missing ones, silently.

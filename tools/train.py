@@ -1,9 +1,8 @@
 """Train a depth model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume]``."""
 import argparse
 import os
-import os.path as osp
 
-from _launch import setup_launcher, teardown_launcher
+from _launch import load_config, teardown_launcher
 
 import mmdepth_dgr  # noqa: F401  (registers datasets, models, metrics, hooks)
 from mmengine.config import Config, DictAction
@@ -32,17 +31,7 @@ def parse_args():
 
 
 def build_cfg(args) -> Config:
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'Config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    setup_launcher(cfg, args.launcher)
-    if args.work_dir:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
