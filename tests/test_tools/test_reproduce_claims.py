@@ -5,8 +5,11 @@ every metric column and every claim comparison is there, that the numbers are fi
 and that ``--out`` keeps a document's hand-written text around the generated block.
 """
 import importlib.util
+import json
 import math
 import os.path as osp
+
+import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -38,7 +41,9 @@ def test_quick_run_writes_every_row_column_and_claim_with_finite_values(tmp_path
     out = tmp_path / 'claims.md'
     out.write_text('# Claims\n\nhand-written intro\n\n<!-- claims:begin -->\nstale\n'
                    '<!-- claims:end -->\n\nhand-written discussion\n')
-    text = tool.main(['--quick', '--tiny-model', '--threads', '1', '--out', str(out)])
+    runs = tmp_path / 'runs.json'
+    text = tool.main(['--quick', '--tiny-model', '--threads', '1', '--out', str(out),
+                      '--save-runs', str(runs)])
 
     header, rows = _table(text, 'variant')
     metric_cols = [f'{k} {"↑" if up else "↓"}' for k, up in tool.METRICS.items()]
@@ -64,6 +69,11 @@ def test_quick_run_writes_every_row_column_and_claim_with_finite_values(tmp_path
     assert doc.rstrip().endswith('hand-written discussion')
     assert 'stale' not in doc and text.strip() in doc
 
+    # The saved runs rebuild the same tables without training.
+    merged = tool.main(['--from-runs', str(runs)])
+    assert _table(merged, 'variant') == _table(text, 'variant')
+    assert _table(merged, 'claim') == _table(text, 'claim')
+
 
 def test_paired_verdict_follows_the_metric_directions():
     tool = _load_tool()
@@ -76,3 +86,52 @@ def test_paired_verdict_follows_the_metric_directions():
     assert 'contradicted (0 better / 8 worse' in text
     mixed = {'+DGR': [good, bad], 'baseline': [bad, good]}
     assert 'inconclusive' in tool.paired_table(mixed, seeds=[0, 1])
+
+
+def _runs_file(path, tool, seed, shift, iters=200, variants=('+DGR', 'baseline')):
+    runs = []
+    for name in variants:
+        metrics = {k: (0.5 + shift if name == '+DGR' else 0.5) for k in tool.METRICS}
+        runs.append(dict(variant=name, seed=seed, metrics=dict(metrics, wall_s=10.0)))
+    setup = dict(iters=iters, batch_size=4, height=240, width=320, num_train=300,
+                 num_test=60, threads=2, torch='x', device='CPU (test)')
+    path.write_text(json.dumps(dict(setup=setup, total_s=20.0, command='c', runs=runs)))
+    return str(path)
+
+
+def test_from_runs_merges_files_per_seed_in_seed_order(tmp_path):
+    tool = _load_tool()
+    # seed 1 first on the command line: the merge orders by seed, pairs stay per seed.
+    f1 = _runs_file(tmp_path / 's1.json', tool, seed=1, shift=0.25)
+    f0 = _runs_file(tmp_path / 's0.json', tool, seed=0, shift=-0.25)
+    setup, seeds, results, total, runs, sources = tool.merge_runs([f1, f0])
+    assert seeds == [0, 1] and total == 40.0 and setup['iters'] == 200
+    assert sources == 2 and len(runs) == 4
+    assert list(results) == ['baseline', '+DGR']  # the script's variant order
+    assert [r['d1'] for r in results['+DGR']] == [0.25, 0.75]
+    text = tool.main(['--from-runs', f1, f0])
+    # d1 higher is better: better on seed 1 only; abs_rel lower is better: seed 0 only.
+    row = next(line for line in text.splitlines() if line.startswith('| C1 DGR (SILog)'))
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    assert cells[2] == '+0.000 (1/2)' and cells[3] == '+0.000 (1/2)'
+    assert 'seeds [0, 1]' in text and 'total 0.7 min (sum over the 2 processes' in text
+
+    # Merged runs saved as one file give the same report, and still count 2 processes.
+    both = str(tmp_path / 'both.json')
+    tool.main(['--from-runs', f1, f0, '--save-runs', both])
+    assert tool.main(['--from-runs', both]).split('\n', 1)[1] == text.split('\n', 1)[1]
+
+
+def test_from_runs_names_the_file_at_fault(tmp_path):
+    tool = _load_tool()
+    f0 = _runs_file(tmp_path / 's0.json', tool, seed=0, shift=0.1)
+    other = _runs_file(tmp_path / 'long.json', tool, seed=1, shift=0.1, iters=600)
+    with pytest.raises(ValueError, match=r'long\.json.*\[\'iters\'\]'):
+        tool.merge_runs([f0, other])
+    dup = _runs_file(tmp_path / 'dup.json', tool, seed=0, shift=0.1)
+    with pytest.raises(ValueError, match=r'seed 0 is also in .*s0\.json'):
+        tool.merge_runs([f0, dup])
+    partial = _runs_file(tmp_path / 'partial.json', tool, seed=1, shift=0.1,
+                         variants=('baseline',))
+    with pytest.raises(ValueError, match=r'no run of \+DGR for seed\(s\) \[1\]'):
+        tool.merge_runs([f0, partial])

@@ -32,12 +32,18 @@ rule stated next to it, and the wall time per run. Printed to stdout and written
 
 Examples::
 
-    # default size (7 variants x 3 seeds, 200 iters, 240x320 batch 4, 60 test images)
+    # default size (7 variants x 3 seeds, 200 iters, 240x320 batch 4, 60 test images;
+    # 22.5 min on 2 CPU cores)
     python tools/analysis_tools/reproduce_claims.py --out docs/claims.md
     # CI size: tiny generated data, 2 iterations, 1 seed (checks structure only)
     python tools/analysis_tools/reproduce_claims.py --quick --out /tmp/claims.md
+    # split the seeds over processes (or machines), then merge into one report
+    python tools/analysis_tools/reproduce_claims.py --seeds 0 --save-runs s0.json
+    python tools/analysis_tools/reproduce_claims.py --seeds 1 --save-runs s1.json
+    python tools/analysis_tools/reproduce_claims.py --from-runs s0.json s1.json --out r.md
 """
 import argparse
+import json
 import logging
 import math
 import os
@@ -124,6 +130,12 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     p.add_argument('--tiny-model', action='store_true',
                    help='shrink MiT to 1 layer/stage, 16 dims (tests only)')
     p.add_argument('--out', default=None, help='write the markdown report here')
+    p.add_argument('--save-runs', default=None, metavar='JSON',
+                   help='also write the setup and every run\'s metrics to this JSON file '
+                   '(input of --from-runs; with --from-runs: the merged runs, one file)')
+    p.add_argument('--from-runs', nargs='+', default=None, metavar='JSON',
+                   help='train nothing: merge the runs saved by --save-runs (e.g. one file '
+                   'per seed, run in parallel) and write the report')
     args = p.parse_args(argv)
     size = QUICK if args.quick else DEFAULTS
     for key, val in size.items():
@@ -247,19 +259,43 @@ def paired_table(results: Dict[str, List[Dict[str, float]]], seeds: Sequence[int
     return '\n'.join(lines)
 
 
-def report(args, results, total_s: float, command: str) -> str:
-    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
+def describe_setup(args) -> Dict:
+    """The run's setup as a JSON-able dict (saved by ``--save-runs``, shown in the report)."""
+    cuda = torch.cuda.is_available()
+    return dict(iters=args.iters, batch_size=args.batch_size, height=args.height,
+                width=args.width, num_train=args.num_train, num_test=args.num_test,
+                threads=torch.get_num_threads(), torch=torch.__version__,
+                device=torch.cuda.get_device_name(0) if cuda else
+                f'CPU ({platform.processor() or platform.machine()})')
+
+
+def report(setup: Dict, seeds: Sequence[int], results, total_s: float, command: str,
+           load: Optional[float] = None, total_note: str = '') -> str:
+    """Markdown report: command, setup line, results table, paired table.
+
+    Args:
+        setup (dict): from :func:`describe_setup`.
+        seeds (Sequence[int]): the seeds, in the order of each variant's runs.
+        results (dict): variant -> list of metric dicts, one per seed.
+        total_s (float): wall time of all runs (summed over processes when merged).
+        command (str): the command line that produced the report.
+        load (float, optional): 1-min load average at the end; None: not shown.
+        total_note (str): shown after the total, e.g. how it was summed.
+
+    Returns:
+        str: the markdown text.
+    """
+    load_txt = '' if load is None else f'; load average at the end {load:.1f}'
     return '\n'.join([
         f'Command: `{command}`',
         '',
-        f'Setup: {args.iters} iterations, batch {args.batch_size}, {args.height}x'
-        f'{args.width}, generated NYU-layout data ({args.num_train} train / '
-        f'{args.num_test} test, data seed 0), seeds {list(args.seeds)}, '
-        f'{torch.get_num_threads()} torch threads; torch {torch.__version__}, '
-        f'{platform.processor() or platform.machine()}; load average at the end '
-        f'{load:.1f}; total {total_s / 60:.1f} min.',
+        f'Setup: {setup["iters"]} iterations, batch {setup["batch_size"]}, '
+        f'{setup["height"]}x{setup["width"]}, generated NYU-layout data '
+        f'({setup["num_train"]} train / {setup["num_test"]} test, data seed 0), seeds '
+        f'{list(seeds)}, {setup["threads"]} torch threads; torch {setup["torch"]}, '
+        f'{setup["device"]}{load_txt}; total {total_s / 60:.1f} min{total_note}.',
         '',
-        f'Mean ± sample std (ddof=1) over {len(args.seeds)} seed(s); test split, full '
+        f'Mean ± sample std (ddof=1) over {len(seeds)} seed(s); test split, full '
         'frame, 1e-3..10 m. d1 higher is better, the rest lower; dbe_* in pixels, '
         'grad_err/curv_err in the GT\'s smooth regions (DepthEvalMetric).',
         '',
@@ -270,9 +306,67 @@ def report(args, results, total_s: float, command: str) -> str:
         'candidate is better on every seed for a majority (≥5) of the 8 metrics, '
         '*contradicted* if worse on every seed for a majority, else *inconclusive*.',
         '',
-        paired_table(results, args.seeds),
+        paired_table(results, seeds),
         '',
     ])
+
+
+def save_runs(path: str, setup: Dict, total_s: float, command: str, runs: List[Dict],
+              merged_from: int = 1) -> None:
+    """Write the ``--save-runs`` JSON: setup, total wall time, command, the run records
+    (``variant``, ``seed``, ``metrics``) and how many processes produced them."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(dict(setup=setup, total_s=total_s, command=command, runs=runs,
+                       merged_from=merged_from), f, indent=1)
+
+
+def merge_runs(paths: Sequence[str]):
+    """Merge ``--save-runs`` files into ``(setup, seeds, results, total_s, runs, n)``.
+
+    Every file must have the same setup except ``threads``/``device`` (those of the first
+    file are shown) and every variant must have a run for every seed, exactly once.
+    ``total_s`` is the sum of the files' wall times, ``n`` the number of processes they
+    came from (a merged file counts as many as it merged), ``runs`` the run records.
+
+    Raises:
+        ValueError: naming the file at fault.
+    """
+    setup, runs, total, sources = None, [], 0.0, 0
+    keys = ('iters', 'batch_size', 'height', 'width', 'num_train', 'num_test')
+    for path in paths:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+        if setup is None:
+            setup = data['setup']
+        diff = [k for k in keys if data['setup'][k] != setup[k]]
+        if diff:
+            raise ValueError(f'{path}: setup differs from {paths[0]} in {diff}; runs of '
+                             'different sizes cannot be merged')
+        # each record keeps the command that trained it (a merged file's records
+        # already carry theirs)
+        runs += [dict(r, _file=path, command=r.get('command', data['command']))
+                 for r in data['runs']]
+        total += data['total_s']
+        sources += int(data.get('merged_from', 1))
+    seeds = sorted({r['seed'] for r in runs})
+    names = [n for n in VARIANTS if any(r['variant'] == n for r in runs)]
+    results: Dict[str, List[Dict[str, float]]] = {}
+    for name in names:
+        by_seed = {}
+        for r in runs:
+            if r['variant'] != name:
+                continue
+            if r['seed'] in by_seed:
+                raise ValueError(f'{r["_file"]}: {name} seed {r["seed"]} is also in '
+                                 f'{by_seed[r["seed"]]["_file"]}')
+            by_seed[r['seed']] = r
+        missing = sorted(set(seeds) - set(by_seed))
+        if missing:
+            raise ValueError(f'no run of {name} for seed(s) {missing} in {list(paths)}')
+        results[name] = [by_seed[s]['metrics'] for s in seeds]
+    runs = [{k: v for k, v in r.items() if k != '_file'} for r in runs]
+    return setup, seeds, results, total, runs, sources
 
 
 BEGIN, END = '<!-- claims:begin -->', '<!-- claims:end -->'
@@ -292,6 +386,19 @@ def write_report(path: str, text: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
+    command = 'python tools/analysis_tools/reproduce_claims.py ' + ' '.join(
+        sys.argv[1:] if argv is None else argv)
+    if args.from_runs:
+        setup, seeds, results, total, runs, sources = merge_runs(args.from_runs)
+        text = report(setup, seeds, results, total, command.strip(), total_note=(
+            f' (sum over the {sources} processes that made the merged runs)'
+            if sources > 1 else ''))
+        if args.save_runs:
+            save_runs(args.save_runs, setup, total, command.strip(), runs, sources)
+        print(text)
+        if args.out:
+            write_report(args.out, text)
+        return text
     torch.set_num_threads(args.threads or max(1, min(2, os.cpu_count() or 1)))
     tmp = tempfile.TemporaryDirectory(prefix='claims_')
     data_root = args.data_root or (osp.join(tmp.name, 'data') if args.quick
@@ -302,6 +409,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     work_root = args.work_dir or osp.join(tmp.name, 'work')
     names = args.variants or list(VARIANTS)
     results: Dict[str, List[Dict[str, float]]] = {n: [] for n in names}
+    runs = []
     MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
     t0 = time.perf_counter()
     jobs = [(seed, name) for seed in args.seeds for name in names]
@@ -313,12 +421,15 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                          seed, args.iters, args.batch_size, args.tiny_model)
         metrics = train_and_test(cfg)
         results[name].append(metrics)
+        runs.append(dict(variant=name, seed=seed, metrics=metrics))
         tqdm.write(f'[claims] {name} seed {seed}: ' + ', '.join(
             f'{k}={metrics[k]:.4g}' for k in (*METRICS, 'wall_s')))
     total = time.perf_counter() - t0
-    command = 'python tools/analysis_tools/reproduce_claims.py ' + ' '.join(
-        sys.argv[1:] if argv is None else argv)
-    text = report(args, results, total, command.strip())
+    setup = describe_setup(args)
+    if args.save_runs:
+        save_runs(args.save_runs, setup, total, command.strip(), runs)
+    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
+    text = report(setup, args.seeds, results, total, command.strip(), load)
     print(text)
     if args.out:
         write_report(args.out, text)
