@@ -26,10 +26,12 @@ distance between positions) while Eq. 13 speaks of "depth values". Both readings
     :func:`entropic_ot_grid`; ``reg`` (epsilon) is in the cost's units, *squared normalised
     distance*: ``sqrt(reg)`` is the blur length as a fraction of the longer image side.
     The default ``reg=0.05`` (blur 0.22) converges in ~25 iterations on depth maps; 0.01
-    (blur 0.1) is sharper but ~5x slower (configs/otdl/README.md has the timings).
+    (blur 0.1) is sharper but ~3x slower (configs/otdl/README.md has the timings).
     With ``debias=True`` (default) the loss is the Sinkhorn divergence
-    ``S(a, b) = OT(a, b) - OT(a, a) / 2 - OT(b, b) / 2``, which is 0 for identical maps, >= 0,
-    and equals the squared shift for a translated map (the entropic bias cancels); with
+    ``S(a, b) = OT(a, b) - OT(a, a) / 2 - OT(b, b) / 2``, which is 0 for identical maps (to
+    the solver's tolerance, ~1e-9 at the loss's default ``tol``), >= 0, and equals the
+    squared shift for a translated map (the entropic bias cancels); the two self-terms are
+    solved by the cheaper symmetric iteration (:func:`sinkhorn_grid_symmetric`); with
     ``debias=False`` it is the raw entropic cost ``OT_eps(a, b) = <T, M> + eps KL(T | a x b)``
     (> 0 even for identical maps).
 
@@ -139,12 +141,34 @@ class _SeparableKernel:
             use_matmul = backend == 'matmul'
         self.ky = torch.exp(self.log_ky) if use_matmul else None
         self.kx = torch.exp(self.log_kx) if use_matmul else None
+        # One shift per image instead of one per row and axis (one exp and one log per
+        # call instead of two of each): safe when even the farthest cell's kernel weight
+        # exp(-(max Cy + max Cx) / eps) stays a normal number, since every output then
+        # has at least the term of the image's largest entry (shifted to exp(0) = 1).
+        limit = _MATMUL_LIMIT.get(cost_y.dtype, 50.0)
+        self.fused = use_matmul and (float(cost_y.max()) + float(cost_x.max())) / eps <= limit
 
     def lse(self, h: Tensor) -> Tensor:
         """``out[b, i] = log sum_j exp(h[b, j] - (Cy + Cx)[i, j] / eps)``, ``h`` (B, H, W)."""
+        if self.fused:
+            m = h.amax(dim=(-1, -2), keepdim=True)
+            m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+            return torch.log(self.ky @ (torch.exp(h - m) @ self.kx.transpose(0, 1))) + m
         t = _lse_lastdim(h, self.log_kx, self.kx)                          # along x
         t = _lse_lastdim(t.transpose(-1, -2), self.log_ky, self.ky)        # along y
         return t.transpose(-1, -2)
+
+
+def _log_mass(a: Tensor) -> Tensor:
+    """``log a`` with ``log 0 = -inf`` (empty cells take no part in the log-sum-exps)."""
+    return torch.where(a > 0, torch.log(a.clamp_min(1e-300)), torch.full_like(a, -math.inf))
+
+
+def _check_solver_args(name: str, reg: float, backend: str) -> None:
+    if backend not in _BACKENDS:
+        raise ValueError(f'{name}: backend must be one of {_BACKENDS}, got {backend!r}')
+    if not reg > 0:
+        raise ValueError(f'{name}: reg must be > 0, got {reg}')
 
 
 @torch.no_grad()
@@ -187,14 +211,9 @@ def sinkhorn_grid_potentials(a: Tensor,
         tuple: ``f`` ``(B, H, W)``, ``g`` ``(B, H, W)``, the number of iterations and the
         final marginal error.
     """
-    if backend not in _BACKENDS:
-        raise ValueError(f'sinkhorn_grid_potentials: backend must be one of {_BACKENDS}, '
-                         f'got {backend!r}')
-    if not reg > 0:
-        raise ValueError(f'sinkhorn_grid_potentials: reg must be > 0, got {reg}')
+    _check_solver_args('sinkhorn_grid_potentials', reg, backend)
     cost_y, cost_x = _axis_cost(coords_y), _axis_cost(coords_x)
-    log_a = torch.where(a > 0, torch.log(a.clamp_min(1e-300)), torch.full_like(a, -math.inf))
-    log_b = torch.where(b > 0, torch.log(b.clamp_min(1e-300)), torch.full_like(b, -math.inf))
+    log_a, log_b = _log_mass(a), _log_mass(b)
     f = torch.zeros_like(a)
     g = torch.zeros_like(b)
     diameter2 = float(cost_y.max() + cost_x.max())
@@ -220,6 +239,70 @@ def sinkhorn_grid_potentials(a: Tensor,
             g = g_new
             eps_k = max(reg, eps_k * eps_scaling)
     return f, g, n_iter, err
+
+
+@torch.no_grad()
+def sinkhorn_grid_symmetric(a: Tensor,
+                            reg: float,
+                            coords_y: Tensor,
+                            coords_x: Tensor,
+                            max_iter: int = 500,
+                            tol: float = 1e-5,
+                            eps_scaling: Optional[float] = 0.5,
+                            backend: str = 'auto') -> Tuple[Tensor, int, float]:
+    """Potential of the self-transport ``OT_eps(a, a)`` by symmetric (averaged) Sinkhorn.
+
+    For ``b = a`` the optimal dual pair is symmetric, ``f = g``, and satisfies
+    ``f = T(f) := -eps log sum_j a_j exp((f_j - C_ij) / eps)``. Iterating
+    ``f <- (f + T(f)) / 2`` (the averaged update of Feydy et al., AISTATS 2019) converges
+    to it in fewer iterations than the alternating updates, each costing one grid
+    log-sum-exp instead of two (measured on 60x80 depth-map masses at eps = 0.05: 14
+    iterations vs 24, a third of the time). Then ``OT_eps(a, a) = 2 <a, f>`` and its
+    gradient w.r.t. ``a`` is ``2 f``. Stops when the L1 error of the plan's marginal,
+    ``sum_i a_i |exp((f_i - T(f)_i) / eps) - 1|``, is below ``tol`` (the same error as
+    :func:`sinkhorn_grid_potentials` measures), after the same warm start.
+
+    Args:
+        a (Tensor): ``(B, H, W)`` non-negative masses, each summing to 1.
+        reg (float): Entropic regularisation eps (units of the cost).
+        coords_y (Tensor): ``(H,)`` row coordinates.
+        coords_x (Tensor): ``(W,)`` column coordinates.
+        max_iter (int): Maximum number of iterations. Defaults to 500.
+        tol (float): Stop when the marginal L1 error of every image is below it.
+            Defaults to 1e-5.
+        eps_scaling (float, optional): Temperature decay factor of the warm start in (0, 1);
+            None disables it. Defaults to 0.5.
+        backend (str): ``'auto'``, ``'matmul'`` or ``'lse'`` (as in
+            :func:`sinkhorn_grid_potentials`). Defaults to 'auto'.
+
+    Returns:
+        tuple: ``f`` ``(B, H, W)``, the number of iterations and the final marginal error.
+    """
+    _check_solver_args('sinkhorn_grid_symmetric', reg, backend)
+    cost_y, cost_x = _axis_cost(coords_y), _axis_cost(coords_x)
+    log_a = _log_mass(a)
+    f = torch.zeros_like(a)
+    diameter2 = float(cost_y.max() + cost_x.max())
+    eps_k = max(reg, diameter2) if eps_scaling else reg
+    err = math.inf
+    n_iter = 0
+    kernels = {}
+    for n_iter in range(1, max_iter + 1):
+        if eps_k not in kernels:
+            kernels[eps_k] = _SeparableKernel(cost_y, cost_x, eps_k, backend)
+        t_f = -eps_k * kernels[eps_k].lse(log_a + f / eps_k)
+        if eps_k == reg:
+            # Row sums of the plan built from (f, f) are a * exp((f - T(f)) / eps).
+            ratio = torch.exp((f - t_f) / reg) - 1.0
+            viol = torch.where(a > 0, a * ratio.abs(), torch.zeros_like(a))
+            err = float(viol.flatten(1).sum(1).max())
+            f = 0.5 * (f + t_f)
+            if err < tol:
+                break
+        else:
+            f = 0.5 * (f + t_f)
+            eps_k = max(reg, eps_k * eps_scaling)
+    return f, n_iter, err
 
 
 @torch.no_grad()
@@ -270,21 +353,18 @@ class _GridEntropicOT(torch.autograd.Function):
     def forward(ctx, a, b, reg, coords_y, coords_x, debias, max_iter, tol, eps_scaling,
                 backend):
         n = a.shape[0]
+        f, g, _, _ = sinkhorn_grid_potentials(a, b, reg, coords_y, coords_x, max_iter, tol,
+                                              eps_scaling, backend)
+        value = (a * f).flatten(1).sum(1) + (b * g).flatten(1).sum(1)
+        grad_a, grad_b = f, g
         if debias:
-            f, g, _, _ = sinkhorn_grid_potentials(
-                torch.cat([a, a, b]), torch.cat([b, a, b]), reg, coords_y, coords_x,
-                max_iter, tol, eps_scaling, backend)
-            aa = torch.cat([a, a, b])
-            bb = torch.cat([b, a, b])
-            values = (aa * f).flatten(1).sum(1) + (bb * g).flatten(1).sum(1)
-            value = values[:n] - 0.5 * values[n:2 * n] - 0.5 * values[2 * n:]
-            grad_a = f[:n] - 0.5 * (f[n:2 * n] + g[n:2 * n])
-            grad_b = g[:n] - 0.5 * (f[2 * n:] + g[2 * n:])
-        else:
-            f, g, _, _ = sinkhorn_grid_potentials(a, b, reg, coords_y, coords_x, max_iter,
-                                                  tol, eps_scaling, backend)
-            value = (a * f).flatten(1).sum(1) + (b * g).flatten(1).sum(1)
-            grad_a, grad_b = f, g
+            # The two self-terms in one batch, by the cheaper symmetric iteration:
+            # OT(a, a) = 2 <a, p_a>, d/da = 2 p_a, so -OT(a, a) / 2 adds -p_a.
+            p, _, _ = sinkhorn_grid_symmetric(torch.cat([a, b]), reg, coords_y, coords_x,
+                                              max_iter, tol, eps_scaling, backend)
+            p_a, p_b = p[:n], p[n:]
+            value = value - (a * p_a).flatten(1).sum(1) - (b * p_b).flatten(1).sum(1)
+            grad_a, grad_b = f - p_a, g - p_b
         # Potentials are defined up to a constant on the simplex: centre them (orthogonal
         # projection on the tangent space); the normalisation P' = P / sum(P) upstream
         # removes any constant anyway.

@@ -8,7 +8,8 @@ from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.losses import OTDLoss, entropic_ot_grid, otdl_loss
 from mmdepth_dgr.models.losses.otdl import (grid_axis_coords, grid_transport_cost,
-                                            sinkhorn_grid_potentials)
+                                            sinkhorn_grid_potentials,
+                                            sinkhorn_grid_symmetric)
 
 F64 = torch.float64
 
@@ -83,8 +84,14 @@ def test_depth_mode_gradient_matches_finite_differences(weights):
 # ---------------------------------------------------------------- values
 def test_identical_maps_cost_zero():
     _, target = _depth_pair(b=2, h=8, w=10)
+    # The cross term (alternating updates) and the self-terms (symmetric updates) stop at
+    # the same marginal tolerance, so they cancel to the solver's accuracy, not bitwise.
     spatial = otdl_loss(target.clone(), target, mode='spatial', debias=True)
-    assert abs(float(spatial)) < 1e-12
+    assert abs(float(spatial)) < 1e-7
+    spatial = otdl_loss(target.clone(), target, mode='spatial', debias=True, tol=1e-11)
+    assert abs(float(spatial)) < 1e-13
+    one_px = otdl_loss(torch.roll(target, 1, dims=-1), target, mode='spatial')
+    assert float(one_px) > 1e4 * abs(float(spatial)) + 1e-5
     for weights in ('mass', 'uniform'):
         assert float(otdl_loss(target.clone(), target, mode='depth',
                                depth_weights=weights)) == 0.0
@@ -125,6 +132,68 @@ def test_sinkhorn_matches_pot_dense(reg):
         kl = np.sum(plan * np.log(plan / np.outer(ak, bk)))
         assert float(dual[k]) == pytest.approx(float(np.sum(plan * cost) + reg * kl),
                                                rel=1e-6)
+
+
+@pytest.mark.parametrize('reg', [0.05, 0.01])
+def test_symmetric_self_transport_matches_alternating_solver_and_pot(reg):
+    h, w = 6, 8
+    a = _random_hist(3, h, w)
+    cy, cx, cost = _grid_cost_matrix(h, w)
+    p, n_sym, err = sinkhorn_grid_symmetric(a, reg, cy, cx, max_iter=20000, tol=1e-12)
+    f, g, n_alt, _ = sinkhorn_grid_potentials(a, a, reg, cy, cx, max_iter=20000, tol=1e-12)
+    assert err < 1e-12
+    # same fixed point: f = g = p up to the additive constant of the dual
+    def centred(x):
+        return x - x.mean(dim=(-1, -2), keepdim=True)
+
+    for q in (f, g):
+        torch.testing.assert_close(centred(p), centred(q), rtol=0, atol=1e-9)
+    value = 2 * (a * p).flatten(1).sum(1)
+    for k in range(3):
+        ak = a[k].flatten().numpy()
+        plan = ot.sinkhorn(ak, ak, cost, reg, method='sinkhorn_log', stopThr=1e-13,
+                           numItermax=100000)
+        ref = np.sum(plan * cost) + reg * np.sum(plan * np.log(plan / np.outer(ak, ak)))
+        assert float(value[k]) == pytest.approx(float(ref), rel=1e-8)
+
+
+@pytest.mark.parametrize('reg', [0.05, 0.002, 0.0012])
+def test_kernel_products_agree_with_exact_log_sum_exp(reg):
+    """'auto' takes the one-shift kernel product (0.05), the per-axis shifted product
+    (0.002: per axis max(C) / eps <= 500 but the sum is not) or exact log-sum-exps (0.0012);
+    each must give the exact ('lse') potentials."""
+    from mmdepth_dgr.models.losses.otdl import _SeparableKernel, _axis_cost
+    h, w = 6, 8
+    a, b = _random_hist(2, h, w), _random_hist(2, h, w)
+    cy, cx, _ = _grid_cost_matrix(h, w)
+    kernel = _SeparableKernel(_axis_cost(cy), _axis_cost(cx), reg, 'auto')
+    assert (kernel.fused, kernel.kx is not None) == {0.05: (True, True),
+                                                     0.002: (False, True),
+                                                     0.0012: (False, False)}[reg]
+    exact = sinkhorn_grid_potentials(a, b, reg, cy, cx, max_iter=300, tol=0, backend='lse')
+    auto = sinkhorn_grid_potentials(a, b, reg, cy, cx, max_iter=300, tol=0, backend='auto')
+    for x, y in zip(exact[:2], auto[:2]):
+        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-12)
+    sym_exact = sinkhorn_grid_symmetric(a, reg, cy, cx, max_iter=300, tol=0, backend='lse')
+    sym_auto = sinkhorn_grid_symmetric(a, reg, cy, cx, max_iter=300, tol=0, backend='auto')
+    torch.testing.assert_close(sym_exact[0], sym_auto[0], rtol=1e-9, atol=1e-12)
+
+
+def test_debiased_value_is_the_sinkhorn_divergence_of_pot_terms():
+    h, w, reg = 6, 8, 0.03
+    a, b = _random_hist(2, h, w), _random_hist(2, h, w)
+    cy, cx, cost = _grid_cost_matrix(h, w)
+    ours = entropic_ot_grid(a, b, reg, cy, cx, debias=True, tol=1e-12, max_iter=20000)
+
+    def pot_ot(x, y):
+        plan = ot.sinkhorn(x, y, cost, reg, method='sinkhorn_log', stopThr=1e-13,
+                           numItermax=100000)
+        return np.sum(plan * cost) + reg * np.sum(plan * np.log(plan / np.outer(x, y)))
+
+    for k in range(2):
+        ak, bk = a[k].flatten().numpy(), b[k].flatten().numpy()
+        ref = pot_ot(ak, bk) - pot_ot(ak, ak) / 2 - pot_ot(bk, bk) / 2
+        assert float(ours[k]) == pytest.approx(float(ref), rel=1e-7)
 
 
 def test_sinkhorn_cost_tends_to_exact_emd_for_small_eps():
