@@ -137,14 +137,17 @@ def test_from_runs_names_the_file_at_fault(tmp_path):
         tool.merge_runs([f0, partial])
 
 
-def test_docs_gpu_supplement_tables_come_from_the_committed_runs():
-    """docs/claims.md's 600-iteration tables are what --from-runs makes of the JSON beside
-    it (so the page cannot drift from its data)."""
+@pytest.mark.parametrize('runs_file,section', [
+    ('claims_cpu_200iter.json', '## Measured: default size'),
+    ('claims_h100_600iter.json', '## Supplement')])
+def test_docs_tables_come_from_the_committed_runs(runs_file, section):
+    """docs/claims.md's tables are what --from-runs makes of the JSON files beside it (so
+    the page cannot drift from its data)."""
     tool = _load_tool()
-    runs = osp.join(REPO_ROOT, 'docs', 'data', 'claims_h100_600iter.json')
+    runs = osp.join(REPO_ROOT, 'docs', 'data', runs_file)
     text = tool.main(['--from-runs', runs])
     doc = open(osp.join(REPO_ROOT, 'docs', 'claims.md'), encoding='utf-8').read()
-    supplement = doc.split('## Supplement', 1)[1].split('\n## ', 1)[0]
+    supplement = doc.split(section, 1)[1].split('\n## ', 1)[0]
     for first in ('variant', 'claim'):
         header, rows = _table(text, first)
         assert len(rows) == (7 if first == 'variant' else 6)

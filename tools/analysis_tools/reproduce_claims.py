@@ -33,7 +33,7 @@ rule stated next to it, and the wall time per run. Printed to stdout and written
 Examples::
 
     # default size (7 variants x 3 seeds, 200 iters, 240x320 batch 4, 60 test images;
-    # 22.5 min on 2 CPU cores)
+    # 21-23 min on 2 CPU cores)
     python tools/analysis_tools/reproduce_claims.py --out docs/claims.md
     # CI size: tiny generated data, 2 iterations, 1 seed (checks structure only)
     python tools/analysis_tools/reproduce_claims.py --quick --out /tmp/claims.md

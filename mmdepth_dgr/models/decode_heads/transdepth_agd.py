@@ -14,6 +14,7 @@ Prediction" (ICCV 2021) fuse multi-scale features with attention gates whose fil
 with ``DLF(x, K, d)[b, c, i, j] = Σ_t K[b, t, i, j] · x[b, c, (i, j) + d·o_t]`` the dynamic
 local filter over the k×k offsets ``o_t`` (zero padding).
 """
+import math
 from typing import Sequence
 
 import torch
@@ -42,8 +43,10 @@ def dynamic_local_filter(x: Tensor, kernels: Tensor, dilation: int = 1) -> Tenso
     Returns:
         Tensor: (B, C, H, W).
     """
-    b, kk, h, w = kernels.shape
-    k = int(round(kk**0.5))
+    # int(): under jit tracing (mmengine's FLOP counter) sizes come back as tensors, and
+    # round()/sqrt on them would fail or be traced; the tap count is a Python loop bound.
+    b, kk, h, w = (int(v) for v in kernels.shape)
+    k = math.isqrt(kk)
     if k * k != kk or k % 2 == 0:
         raise ValueError('dynamic_local_filter: kernels must have k*k channels with k odd, '
                          f'got {kk}.')

@@ -166,3 +166,16 @@ def test_full_size_baseline_builds_with_pretrained_off():
     built = MODELS.build(model)
     assert built.backbone.cls_token.shape[-1] == 768
     assert len(built.backbone.layers) == 12
+
+
+def test_attention_gate_flops_are_countable_by_mmengine():
+    """mmengine's FLOP counter traces the module; sizes then come back as tensors, which
+    the dynamic filter once fed to round() (TransDepth's FLOPs could not be counted)."""
+    from mmengine.analysis import FlopAnalyzer
+    gate = TransDepthAttentionGate(8, dilations=(1, 2), kernel_size=3).eval()
+    receiver, sender = torch.randn(1, 8, 6, 7), torch.randn(1, 8, 6, 7)
+    flops = FlopAnalyzer(gate, (receiver, sender)).total()
+    # at least the 1x1 kernel-predicting convolutions: per dilation, one conv of 16 -> 9
+    # channels on both maps and two of 8 -> 9, at 6x7 positions (multiply-adds)
+    convs = sum(m.weight.numel() for m in gate.modules() if isinstance(m, torch.nn.Conv2d))
+    assert flops >= convs * 6 * 7 > 0
