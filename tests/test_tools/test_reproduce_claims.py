@@ -153,3 +153,34 @@ def test_docs_tables_come_from_the_committed_runs(runs_file, section):
         assert len(rows) == (7 if first == 'variant' else 6)
         doc_header, doc_rows = _table(supplement, first)
         assert (doc_header, doc_rows) == (header, rows)
+
+
+def test_from_runs_rejects_bad_files_and_training_options(tmp_path, capsys):
+    tool = _load_tool()
+    f0 = _runs_file(tmp_path / 's0.json', tool, seed=0, shift=0.1)
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"setup": ')
+    with pytest.raises(ValueError, match=r'broken\.json: not a --save-runs file'):
+        tool.merge_runs([f0, str(broken)])
+    no_runs = tmp_path / 'no_runs.json'
+    no_runs.write_text(json.dumps({'setup': {}, 'total_s': 1.0, 'command': 'c'}))
+    with pytest.raises(ValueError, match=r"no_runs\.json: not a --save-runs file.*'runs'"):
+        tool.merge_runs([str(no_runs)])
+    renamed = json.loads(open(f0).read())
+    renamed['runs'][0]['variant'] = '+DGR v2'
+    (tmp_path / 'renamed.json').write_text(json.dumps(renamed))
+    with pytest.raises(ValueError, match=r"renamed\.json: unknown variant\(s\) \['\+DGR v2'\]"):
+        tool.merge_runs([str(tmp_path / 'renamed.json')])
+    with pytest.raises(SystemExit):
+        tool.main(['--from-runs', f0, '--seeds', '0', '--iters', '5'])
+    assert '--iters, --seeds cannot be combined' in capsys.readouterr().err
+
+
+def test_from_runs_lists_differing_devices(tmp_path):
+    tool = _load_tool()
+    f0 = _runs_file(tmp_path / 's0.json', tool, seed=0, shift=0.1)
+    other = json.loads(open(_runs_file(tmp_path / 's1.json', tool, seed=1, shift=0.1)).read())
+    other['setup']['device'] = 'NVIDIA H100'
+    (tmp_path / 's1.json').write_text(json.dumps(other))
+    setup = tool.merge_runs([f0, str(tmp_path / 's1.json')])[0]
+    assert setup['device'] == 'CPU (test) / NVIDIA H100' and setup['threads'] == 2

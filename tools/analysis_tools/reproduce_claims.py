@@ -137,6 +137,14 @@ def parse_args(argv: Optional[Sequence[str]] = None):
                    help='train nothing: merge the runs saved by --save-runs (e.g. one file '
                    'per seed, run in parallel) and write the report')
     args = p.parse_args(argv)
+    if args.from_runs:
+        training = [f'--{k.replace("_", "-")}' for k in (
+            'quick', 'data_root', 'work_dir', 'iters', 'batch_size', 'seeds', 'num_train',
+            'num_test', 'height', 'width', 'variants', 'threads', 'tiny_model')
+            if getattr(args, k) not in (None, False)]
+        if training:
+            p.error(f'--from-runs trains nothing and reports every merged run; '
+                    f'{", ".join(training)} cannot be combined with it')
     size = QUICK if args.quick else DEFAULTS
     for key, val in size.items():
         if getattr(args, key) is None:
@@ -324,8 +332,9 @@ def save_runs(path: str, setup: Dict, total_s: float, command: str, runs: List[D
 def merge_runs(paths: Sequence[str]):
     """Merge ``--save-runs`` files into ``(setup, seeds, results, total_s, runs, n)``.
 
-    Every file must have the same setup except ``threads``/``device`` (those of the first
-    file are shown) and every variant must have a run for every seed, exactly once.
+    Every file must have the same setup except ``threads``/``device``/``torch`` (differing
+    values are all shown, joined by ``/``) and every variant must have a run for every
+    seed, exactly once.
     ``total_s`` is the sum of the files' wall times, ``n`` the number of processes they
     came from (a merged file counts as many as it merged), ``runs`` the run records.
 
@@ -334,21 +343,41 @@ def merge_runs(paths: Sequence[str]):
     """
     setup, runs, total, sources = None, [], 0.0, 0
     keys = ('iters', 'batch_size', 'height', 'width', 'num_train', 'num_test')
+    shown = {'threads': [], 'device': [], 'torch': []}
     for path in paths:
-        with open(path, encoding='utf-8') as f:
-            data = json.load(f)
+        try:
+            with open(path, encoding='utf-8') as f:
+                data = json.load(f)
+            file_setup, file_runs = data['setup'], data['runs']
+            file_total, command = float(data['total_s']), data['command']
+            for r in file_runs:
+                lacking = [k for k in ('variant', 'seed', 'metrics') if k not in r]
+                if lacking:
+                    raise KeyError(f'a run record lacks {lacking}')
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f'{path}: not a --save-runs file of this script '
+                             f'({type(e).__name__}: {e})') from e
         if setup is None:
-            setup = data['setup']
-        diff = [k for k in keys if data['setup'][k] != setup[k]]
+            setup = dict(file_setup)
+        diff = [k for k in keys if file_setup.get(k) != setup.get(k)]
         if diff:
             raise ValueError(f'{path}: setup differs from {paths[0]} in {diff}; runs of '
                              'different sizes cannot be merged')
+        for key, seen in shown.items():
+            if file_setup.get(key) not in seen:
+                seen.append(file_setup.get(key))
+        unknown = sorted({r['variant'] for r in file_runs} - set(VARIANTS))
+        if unknown:
+            raise ValueError(f'{path}: unknown variant(s) {unknown}; this script knows '
+                             f'{list(VARIANTS)}')
         # each record keeps the command that trained it (a merged file's records
         # already carry theirs)
-        runs += [dict(r, _file=path, command=r.get('command', data['command']))
-                 for r in data['runs']]
-        total += data['total_s']
+        runs += [dict(r, _file=path, command=r.get('command', command)) for r in file_runs]
+        total += file_total
         sources += int(data.get('merged_from', 1))
+    # differing threads/devices/torch builds are listed, not hidden behind the first file's
+    for key, seen in shown.items():
+        setup[key] = seen[0] if len(seen) == 1 else ' / '.join(str(v) for v in seen)
     seeds = sorted({r['seed'] for r in runs})
     names = [n for n in VARIANTS if any(r['variant'] == n for r in runs)]
     results: Dict[str, List[Dict[str, float]]] = {}

@@ -46,7 +46,10 @@ def bins_chamfer_loss(bin_centers: Tensor, target: Tensor,
     # tensor (pytorch3d's chamfer_distance, or a broadcast) is ~0.9 GB at 416x544, K=256.
     # depth -> nearest centre, averaged over valid pixels (gradient to the centres).
     centres, _ = torch.sort(bin_centers, dim=1)                          # (B, K)
-    depth = target.flatten(1).to(centres.dtype)
+    # invalid pixels (0, negative, inf, NaN) are zeroed: their distances are masked out of
+    # the value, and a non-finite one would still put NaN into the centres' gradient
+    depth = torch.where(mask, target.flatten(1),
+                        torch.zeros_like(target.flatten(1))).to(centres.dtype)
     to_centre = _nearest_sq_dist(depth, centres, torch.full_like(n, centres.shape[1]))
     term1 = torch.where(mask, to_centre, torch.zeros_like(to_centre)).sum(1) / n.clamp_min(1)
     # centre -> nearest valid depth: invalid pixels sort last (+inf) and are never picked.

@@ -28,8 +28,9 @@ distance between positions) while Eq. 13 speaks of "depth values". Both readings
     The default ``reg=0.05`` (blur 0.22) converges in ~25 iterations on depth maps; 0.01
     (blur 0.1) is sharper but ~3x slower (configs/otdl/README.md has the timings).
     With ``debias=True`` (default) the loss is the Sinkhorn divergence
-    ``S(a, b) = OT(a, b) - OT(a, a) / 2 - OT(b, b) / 2``, which is 0 for identical maps (to
-    the solver's tolerance, ~1e-9 at the loss's default ``tol``), >= 0, and equals the
+    ``S(a, b) = OT(a, b) - OT(a, a) / 2 - OT(b, b) / 2``, which is 0 for identical maps and
+    >= 0 (both to the solver's tolerance: values of order -1e-9 occur at the loss's default
+    ``tol``), and equals the
     squared shift for a translated map (the entropic bias cancels); the two self-terms are
     solved by the cheaper symmetric iteration (:func:`sinkhorn_grid_symmetric`); with
     ``debias=False`` it is the raw entropic cost ``OT_eps(a, b) = <T, M> + eps KL(T | a x b)``
@@ -74,8 +75,11 @@ _MODES = ('spatial', 'depth')
 _DEPTH_WEIGHTS = ('mass', 'uniform')
 _MASS_FNS = ('relu', 'softplus')
 _BACKENDS = ('auto', 'matmul', 'lse')
-# Largest per-axis max(cost) / eps for which the max-shifted kernel product is safe: the
-# kernel's smallest entry exp(-max_cost / eps) must stay far above the dtype's tiny number.
+# Largest max(cost) / eps for which a max-shifted kernel product is safe: the smallest
+# kernel weight exp(-max_cost / eps) must stay far above the dtype's tiny number (per axis
+# for the per-row shifted products; for the sum of both axes' maxima in the one-shift
+# path). Other dtypes (e.g. float16, whose range ends near exp(-17)) always use the exact
+# log-sum-exp under backend='auto'.
 _MATMUL_LIMIT = {torch.float64: 500.0, torch.float32: 50.0}
 
 
@@ -135,7 +139,7 @@ class _SeparableKernel:
     def __init__(self, cost_y: Tensor, cost_x: Tensor, eps: float, backend: str):
         self.log_ky, self.log_kx = -cost_y / eps, -cost_x / eps
         if backend == 'auto':
-            limit = _MATMUL_LIMIT.get(cost_y.dtype, 50.0)
+            limit = _MATMUL_LIMIT.get(cost_y.dtype, 0.0)
             use_matmul = max(float(cost_y.max()), float(cost_x.max())) / eps <= limit
         else:
             use_matmul = backend == 'matmul'
@@ -145,7 +149,7 @@ class _SeparableKernel:
         # call instead of two of each): safe when even the farthest cell's kernel weight
         # exp(-(max Cy + max Cx) / eps) stays a normal number, since every output then
         # has at least the term of the image's largest entry (shifted to exp(0) = 1).
-        limit = _MATMUL_LIMIT.get(cost_y.dtype, 50.0)
+        limit = _MATMUL_LIMIT.get(cost_y.dtype, 0.0)
         self.fused = use_matmul and (float(cost_y.max()) + float(cost_x.max())) / eps <= limit
 
     def lse(self, h: Tensor) -> Tensor:
@@ -394,8 +398,9 @@ def entropic_ot_grid(a: Tensor,
 
     ``debias=False``: ``OT_eps(a, b) = <T, C> + eps KL(T | a x b) = <a, f> + <b, g>``.
     ``debias=True``: ``S_eps(a, b) = OT_eps(a, b) - OT_eps(a, a) / 2 - OT_eps(b, b) / 2``.
-    The gradient w.r.t. ``a`` is the centred potential ``f`` (``f_ab - (f_aa + g_aa) / 2``
-    when debiased), by the envelope theorem; it is not twice differentiable.
+    The gradient w.r.t. ``a`` is the centred potential ``f`` (``f_ab - p_a`` when debiased,
+    ``p_a`` the symmetric potential of ``OT(a, a)``), by the envelope theorem; it is not
+    twice differentiable.
 
     Args:
         a (Tensor): ``(B, H, W)`` non-negative masses summing to 1 per image.

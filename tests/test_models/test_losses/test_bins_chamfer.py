@@ -58,15 +58,32 @@ def test_sorted_search_equals_pairwise_values_and_gradients(k):
     assert float(c1.grad[1].abs().sum()) == 0.0
 
 
-def test_large_target_needs_no_pairwise_tensor():
-    """416x544 x K=256: the pairwise formulation would allocate ~0.9 GB per 4 images; the
-    sorted search handles it in O(N) memory (checked by value on a subsample)."""
+def test_full_size_targets_give_finite_small_loss():
+    """4 images at 416x544 with K=256 (the pairwise formulation would need ~0.9 GB for its
+    distance tensor alone; this checks values and gradients at that size, not memory)."""
     from mmdepth_dgr.models.losses import bins_chamfer_loss
     g = torch.Generator().manual_seed(0)
-    target = 10.0 * torch.rand(1, 1, 416, 544, generator=g)
-    centres = torch.linspace(0.1, 10.0, 256)[None].requires_grad_(True)
+    target = 10.0 * torch.rand(4, 1, 416, 544, generator=g)
+    centres = torch.linspace(0.1, 10.0, 256)[None].repeat(4, 1).requires_grad_(True)
     loss = bins_chamfer_loss(centres, target)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(centres.grad).all()
     # uniform depths on [0, 10) against 256 evenly spaced centres: tiny loss
     assert 0 < float(loss) < 1e-3
+
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), -1.0])
+def test_non_finite_or_negative_invalid_pixels_keep_gradients_finite(bad):
+    from mmdepth_dgr.models.losses import bins_chamfer_loss
+    target = 1.0 + 4.0 * torch.rand(2, 1, 4, 5, dtype=torch.float64)
+    clean = target.clone()
+    clean[0, 0, 1, 2] = 0.0
+    target[0, 0, 1, 2] = bad
+    c1 = (6.0 * torch.rand(2, 5, dtype=torch.float64)).requires_grad_(True)
+    c2 = c1.detach().clone().requires_grad_(True)
+    loss, ref = bins_chamfer_loss(c1, target), bins_chamfer_loss(c2, clean)
+    loss.backward()
+    ref.backward()
+    assert float(loss) == pytest.approx(float(ref), rel=1e-12)
+    assert torch.isfinite(c1.grad).all()
+    torch.testing.assert_close(c1.grad, c2.grad)
