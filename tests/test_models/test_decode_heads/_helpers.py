@@ -1,11 +1,14 @@
 """Helpers shared by the decode-head tests: tiny model configs, fake batches, the DGR
-state-dict check, leaf-config checks and the "few Runner iterations" config."""
+state-dict check, leaf-config checks, the checks every host model's test file runs (loss,
+flip prediction, DGR identity at init, leaf builds) and the "few Runner iterations"
+config."""
 import copy
 import os.path as osp
 
 import torch
 from mmengine.config import Config
 from mmengine.structures import PixelData
+from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from tests.conftest import REPO_ROOT, tiny_runner_cfg
@@ -80,6 +83,56 @@ def check_leaf_config(cfg, path, head_type):
     assert cfg.model.decode_head.max_depth == max_depth
     assert cfg.val_evaluator.max_depth == max_depth
     return max_depth
+
+
+def check_loss_reaches_backbone(model_cfg, param_of):
+    """Build ``model_cfg``; its loss on :func:`depth_batch` is exactly a finite
+    ``decode.loss_silog`` whose backward reaches ``param_of(model)`` (a backbone weight)."""
+    model = MODELS.build(model_cfg)
+    losses = model.loss(*depth_batch())
+    assert set(losses) == {'decode.loss_silog'}
+    loss = sum(losses.values())
+    assert torch.isfinite(loss)
+    loss.backward()
+    g = param_of(model).grad
+    assert g is not None and g.abs().sum() > 0
+
+
+def check_flip_predict_in_range(model_cfg, min_depth=None, max_depth=None):
+    """Build ``model_cfg`` (eval); flip TTA is on and ``predict`` returns a (1, 64, 96)
+    depth map within [min_depth, max_depth] (default: the head's own caps)."""
+    model = MODELS.build(model_cfg).eval()
+    inputs, samples = depth_batch(1)
+    with torch.no_grad():
+        pred = model.predict(inputs, samples)[0].pred_depth_map.data
+    assert model.test_cfg.flip is True
+    assert pred.shape == (1, 64, 96)
+    lo = model.decode_head.min_depth if min_depth is None else min_depth
+    hi = model.decode_head.max_depth if max_depth is None else max_depth
+    assert pred.min() >= lo and pred.max() <= hi
+
+
+def check_dgr_equals_baseline(base_cfg, dgr_cfg):
+    """Build both models, load the baseline's weights into the DGRBackbone variant
+    (:func:`load_baseline_into_dgr`); at initialisation both compute the same deepest
+    features and the same depth, bit for bit."""
+    base, dgr = MODELS.build(base_cfg), MODELS.build(dgr_cfg)
+    load_baseline_into_dgr(base, dgr)
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        assert torch.equal(base.extract_feat(x)[-1], dgr.extract_feat(x)[-1])
+        assert torch.equal(base._forward(x), dgr._forward(x))
+
+
+def check_leaf_builds(path, head_type, model_cfg, out_shape=(1, 1, 64, 96)):
+    """:func:`check_leaf_config` on the leaf at ``path``, then build ``model_cfg`` (its
+    tiny version) and check ``_forward``'s output shape; return the model and the
+    expected ``max_depth``."""
+    max_depth = check_leaf_config(Config.fromfile(path), path, head_type)
+    model = MODELS.build(model_cfg).eval()
+    with torch.no_grad():
+        assert model._forward(torch.randn(1, 3, 64, 96)).shape == out_shape
+    return model, max_depth
 
 
 def synthetic_runner_cfg(leaf, work_dir, data_root, model):

@@ -14,8 +14,8 @@ from mmdepth_dgr.models.decode_heads import (DepthFormerGlobalLocalFusion, Depth
                                              DepthFormerTransbins, bin_centers_from_widths,
                                              depth_from_bins)
 
-from _helpers import (REPO, check_leaf_config, depth_batch, level_feats,
-                      load_baseline_into_dgr)
+from _helpers import (REPO, check_dgr_equals_baseline, check_flip_predict_in_range,
+                      check_leaf_builds, depth_batch, level_feats)
 from _helpers import tiny_model_cfg as _tiny_model_cfg
 
 LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'depthformer', '*.py')))
@@ -132,36 +132,24 @@ def test_loss_without_bins_term_when_not_configured():
 
 
 def test_predict_with_flip_returns_depth_only_in_range():
-    model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
-    inputs, samples = depth_batch(1)
-    with torch.no_grad():
-        pred = model.predict(inputs, samples)[0].pred_depth_map.data
-    assert model.test_cfg.flip is True
-    assert pred.shape == (1, 64, 96)
-    assert pred.min() >= 1e-3 and pred.max() <= 10.0
+    check_flip_predict_in_range(tiny_model_cfg(BASELINE_NYU), min_depth=1e-3, max_depth=10.0)
 
 
 @pytest.mark.parametrize('dataset', ['nyu-416x544', 'kitti-352x704'])
 def test_dgr_variant_equals_baseline_at_init(dataset):
-    base = MODELS.build(tiny_model_cfg(osp.join(
-        REPO, 'configs/depthformer', f'depthformer_mit-b4_4xb4-25k_{dataset}.py')))
-    dgr = MODELS.build(tiny_model_cfg(osp.join(
-        REPO, 'configs/depthformer', f'depthformer-dgr_mit-b4_4xb4-25k_{dataset}.py')))
-    load_baseline_into_dgr(base, dgr)
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        assert torch.equal(base._forward(x), dgr._forward(x))
+    check_dgr_equals_baseline(
+        tiny_model_cfg(osp.join(
+            REPO, 'configs/depthformer', f'depthformer_mit-b4_4xb4-25k_{dataset}.py')),
+        tiny_model_cfg(osp.join(
+            REPO, 'configs/depthformer', f'depthformer-dgr_mit-b4_4xb4-25k_{dataset}.py')))
 
 
 @pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
 def test_every_leaf_config_builds_through_the_registry(path):
-    cfg = Config.fromfile(path)
-    max_depth = check_leaf_config(cfg, path, 'DepthFormerHead')
-    model = MODELS.build(tiny_model_cfg(path)).eval()
+    # the head predicts at 1/2 of the input; predict() resizes
+    model, max_depth = check_leaf_builds(path, 'DepthFormerHead', tiny_model_cfg(path),
+                                         out_shape=(1, 1, 32, 48))
     assert model.decode_head.transbins.max_depth == max_depth
-    with torch.no_grad():
-        # the head predicts at 1/2 of the input; predict() resizes
-        assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 32, 48)
 
 
 def test_full_size_baseline_builds_with_pretrained_off():

@@ -7,15 +7,14 @@ from functools import partial
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
-from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.decode_heads import NeWCRFsHead
 from mmdepth_dgr.models.decode_heads.window_cross_attention import (
     CRFWindowAttention, shifted_window_mask, window_attention_2d)
 
-from _helpers import (REPO, check_leaf_config, depth_batch, level_feats,
-                      load_baseline_into_dgr, synthetic_runner_cfg)
+from _helpers import (REPO, check_dgr_equals_baseline, check_flip_predict_in_range,
+                      check_leaf_builds, check_loss_reaches_backbone, level_feats,
+                      synthetic_runner_cfg)
 from _helpers import tiny_model_cfg as _tiny_model_cfg
 
 LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'newcrfs', '*.py')))
@@ -132,50 +131,26 @@ tiny_model_cfg = partial(_tiny_model_cfg, backbone=TINY_BACKBONE, decode_head=TI
 
 
 def test_loss_is_finite_and_gradient_reaches_backbone():
-    model = MODELS.build(tiny_model_cfg(BASELINE_NYU))
-    inputs, samples = depth_batch()
-    losses = model.loss(inputs, samples)
-    assert set(losses) == {'decode.loss_silog'}
-    loss = sum(losses.values())
-    assert torch.isfinite(loss)
-    loss.backward()
-    g = model.backbone.patch_embed.projection.weight.grad
-    assert g is not None and g.abs().sum() > 0
+    check_loss_reaches_backbone(tiny_model_cfg(BASELINE_NYU),
+                                lambda m: m.backbone.patch_embed.projection.weight)
 
 
 def test_predict_with_flip_returns_depth_in_range():
-    model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
-    inputs, samples = depth_batch(1)
-    with torch.no_grad():
-        out = model.predict(inputs, samples)
-    pred = out[0].pred_depth_map.data
-    assert pred.shape == (1, 64, 96)
-    assert model.test_cfg.flip is True
-    assert pred.min() >= model.decode_head.min_depth
-    assert pred.max() <= model.decode_head.max_depth
+    check_flip_predict_in_range(tiny_model_cfg(BASELINE_NYU))
 
 
 @pytest.mark.parametrize('dataset', ['nyu-416x544'])
 def test_dgr_variant_equals_baseline_at_init(dataset):
-    base_cfg = osp.join(REPO, 'configs/newcrfs', f'newcrfs_swin-l_4xb4-25k_{dataset}.py')
-    dgr_cfg = osp.join(REPO, 'configs/newcrfs', f'newcrfs-dgr_swin-l_4xb4-25k_{dataset}.py')
-    base = MODELS.build(tiny_model_cfg(base_cfg))
-    dgr = MODELS.build(tiny_model_cfg(dgr_cfg))
-    load_baseline_into_dgr(base, dgr)
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        assert torch.equal(base.extract_feat(x)[3], dgr.extract_feat(x)[3])
-        assert torch.allclose(base._forward(x), dgr._forward(x), atol=0, rtol=0)
+    check_dgr_equals_baseline(
+        tiny_model_cfg(osp.join(
+            REPO, 'configs/newcrfs', f'newcrfs_swin-l_4xb4-25k_{dataset}.py')),
+        tiny_model_cfg(osp.join(
+            REPO, 'configs/newcrfs', f'newcrfs-dgr_swin-l_4xb4-25k_{dataset}.py')))
 
 
 @pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
 def test_every_leaf_config_builds_through_the_registry(path):
-    cfg = Config.fromfile(path)
-    check_leaf_config(cfg, path, 'NeWCRFsHead')
-    model = MODELS.build(tiny_model_cfg(path))
-    with torch.no_grad():
-        depth = model._forward(torch.randn(1, 3, 64, 96))
-    assert depth.shape == (1, 1, 64, 96)
+    check_leaf_builds(path, 'NeWCRFsHead', tiny_model_cfg(path))
 
 
 # ----------------------------------------------------------------- a few Runner iterations

@@ -14,8 +14,8 @@ from mmseg.registry import MODELS
 from mmdepth_dgr.models.decode_heads import (TransDepthAttentionGate, TransDepthHead,
                                              dynamic_local_filter)
 
-from _helpers import (REPO, check_leaf_config, depth_batch, level_feats,
-                      load_baseline_into_dgr)
+from _helpers import (REPO, check_dgr_equals_baseline, check_flip_predict_in_range,
+                      check_leaf_builds, check_loss_reaches_backbone, level_feats)
 from _helpers import tiny_model_cfg as _tiny_model_cfg
 
 LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'transdepth', '*.py')))
@@ -118,46 +118,26 @@ tiny_model_cfg = partial(_tiny_model_cfg, backbone=TINY_BACKBONE, neck=TINY_NECK
 
 
 def test_loss_is_finite_and_gradient_reaches_backbone():
-    model = MODELS.build(tiny_model_cfg(BASELINE_NYU))
-    inputs, samples = depth_batch()
-    losses = model.loss(inputs, samples)
-    assert set(losses) == {'decode.loss_silog'}
-    loss = sum(losses.values())
-    assert torch.isfinite(loss)
-    loss.backward()
-    g = model.backbone.patch_embed.projection.weight.grad
-    assert g is not None and g.abs().sum() > 0
+    check_loss_reaches_backbone(tiny_model_cfg(BASELINE_NYU),
+                                lambda m: m.backbone.patch_embed.projection.weight)
 
 
 def test_predict_with_flip_returns_depth_in_range():
-    model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
-    inputs, samples = depth_batch(1)
-    with torch.no_grad():
-        pred = model.predict(inputs, samples)[0].pred_depth_map.data
-    assert model.test_cfg.flip is True
-    assert pred.shape == (1, 64, 96)
-    assert pred.min() >= 1e-3 and pred.max() <= 10.0
+    check_flip_predict_in_range(tiny_model_cfg(BASELINE_NYU), min_depth=1e-3, max_depth=10.0)
 
 
 @pytest.mark.parametrize('dataset', ['nyu-416x544', 'kitti-352x704'])
 def test_dgr_variant_equals_baseline_at_init(dataset):
-    base = MODELS.build(tiny_model_cfg(osp.join(
-        REPO, 'configs/transdepth', f'transdepth_vit-b16_4xb4-25k_{dataset}.py')))
-    dgr = MODELS.build(tiny_model_cfg(osp.join(
-        REPO, 'configs/transdepth', f'transdepth-dgr_vit-b16_4xb4-25k_{dataset}.py')))
-    load_baseline_into_dgr(base, dgr)
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        assert torch.equal(base._forward(x), dgr._forward(x))
+    check_dgr_equals_baseline(
+        tiny_model_cfg(osp.join(
+            REPO, 'configs/transdepth', f'transdepth_vit-b16_4xb4-25k_{dataset}.py')),
+        tiny_model_cfg(osp.join(
+            REPO, 'configs/transdepth', f'transdepth-dgr_vit-b16_4xb4-25k_{dataset}.py')))
 
 
 @pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
 def test_every_leaf_config_builds_through_the_registry(path):
-    cfg = Config.fromfile(path)
-    check_leaf_config(cfg, path, 'TransDepthHead')
-    model = MODELS.build(tiny_model_cfg(path)).eval()
-    with torch.no_grad():
-        assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 64, 96)
+    check_leaf_builds(path, 'TransDepthHead', tiny_model_cfg(path))
 
 
 def test_full_size_baseline_builds_with_pretrained_off():
