@@ -53,7 +53,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
@@ -413,56 +413,59 @@ def write_report(path: str, text: str) -> None:
         f.write(text)
 
 
+def train_all(args) -> Tuple[List[Dict], float]:
+    """Train and evaluate every (seed, variant) of ``args``; returns the run records
+    (``variant``, ``seed``, ``metrics``) in seed-major order and their wall time (data
+    generation excluded)."""
+    torch.set_num_threads(args.threads or max(1, min(2, os.cpu_count() or 1)))
+    with tempfile.TemporaryDirectory(prefix='claims_') as tmp:
+        data_root = args.data_root or (osp.join(tmp, 'data') if args.quick
+                                       else osp.join(_REPO, 'data', 'synthetic_nyu'))
+        generate_dataset(data_root, kind='nyu', num_train=args.num_train,
+                         num_test=args.num_test, height=args.height, width=args.width,
+                         seed=0, progress=False)
+        work_root = args.work_dir or osp.join(tmp, 'work')
+        names = args.variants or list(VARIANTS)
+        runs = []
+        MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
+        t0 = time.perf_counter()
+        bar = tqdm([(seed, name) for seed in args.seeds for name in names],
+                   desc='claims', unit='run')
+        for seed, name in bar:
+            bar.set_postfix_str(f'{name} seed {seed}')
+            slug = name.replace('+', 'p').replace(', ', '_').replace(' ', '')
+            cfg = run_config(VARIANTS[name], data_root,
+                             osp.join(work_root, f'{slug}_s{seed}'), seed, args.iters,
+                             args.batch_size, args.tiny_model)
+            metrics = train_and_test(cfg)
+            runs.append(dict(variant=name, seed=seed, metrics=metrics))
+            tqdm.write(f'[claims] {name} seed {seed}: ' + ', '.join(
+                f'{k}={metrics[k]:.4g}' for k in (*METRICS, 'wall_s')))
+        total = time.perf_counter() - t0
+    return runs, total
+
+
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
-    command = 'python tools/analysis_tools/reproduce_claims.py ' + ' '.join(
-        sys.argv[1:] if argv is None else argv)
+    command = ('python tools/analysis_tools/reproduce_claims.py ' + ' '.join(
+        sys.argv[1:] if argv is None else argv)).strip()
     if args.from_runs:
         setup, seeds, results, total, runs, sources = merge_runs(args.from_runs)
-        text = report(setup, seeds, results, total, command.strip(), total_note=(
-            f' (sum over the {sources} processes that made the merged runs)'
-            if sources > 1 else ''))
-        if args.save_runs:
-            save_runs(args.save_runs, setup, total, command.strip(), runs, sources)
-        print(text)
-        if args.out:
-            write_report(args.out, text)
-        return text
-    torch.set_num_threads(args.threads or max(1, min(2, os.cpu_count() or 1)))
-    tmp = tempfile.TemporaryDirectory(prefix='claims_')
-    data_root = args.data_root or (osp.join(tmp.name, 'data') if args.quick
-                                   else osp.join(_REPO, 'data', 'synthetic_nyu'))
-    generate_dataset(data_root, kind='nyu', num_train=args.num_train,
-                     num_test=args.num_test, height=args.height, width=args.width, seed=0,
-                     progress=False)
-    work_root = args.work_dir or osp.join(tmp.name, 'work')
-    names = args.variants or list(VARIANTS)
-    results: Dict[str, List[Dict[str, float]]] = {n: [] for n in names}
-    runs = []
-    MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
-    t0 = time.perf_counter()
-    jobs = [(seed, name) for seed in args.seeds for name in names]
-    bar = tqdm(jobs, desc='claims', unit='run')
-    for seed, name in bar:
-        bar.set_postfix_str(f'{name} seed {seed}')
-        slug = name.replace('+', 'p').replace(', ', '_').replace(' ', '')
-        cfg = run_config(VARIANTS[name], data_root, osp.join(work_root, f'{slug}_s{seed}'),
-                         seed, args.iters, args.batch_size, args.tiny_model)
-        metrics = train_and_test(cfg)
-        results[name].append(metrics)
-        runs.append(dict(variant=name, seed=seed, metrics=metrics))
-        tqdm.write(f'[claims] {name} seed {seed}: ' + ', '.join(
-            f'{k}={metrics[k]:.4g}' for k in (*METRICS, 'wall_s')))
-    total = time.perf_counter() - t0
-    setup = describe_setup(args)
+        load, note = None, (f' (sum over the {sources} processes that made the merged '
+                            'runs)' if sources > 1 else '')
+    else:
+        runs, total = train_all(args)
+        sources, seeds, note = 1, args.seeds, ''
+        setup = describe_setup(args)
+        results = {name: [r['metrics'] for r in runs if r['variant'] == name]
+                   for name in dict.fromkeys(r['variant'] for r in runs)}
+        load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
     if args.save_runs:
-        save_runs(args.save_runs, setup, total, command.strip(), runs)
-    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
-    text = report(setup, args.seeds, results, total, command.strip(), load)
+        save_runs(args.save_runs, setup, total, command, runs, sources)
+    text = report(setup, seeds, results, total, command, load, total_note=note)
     print(text)
     if args.out:
         write_report(args.out, text)
-    tmp.cleanup()
     return text
 
 
