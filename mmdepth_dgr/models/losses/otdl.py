@@ -175,6 +175,33 @@ def _check_solver_args(name: str, reg: float, backend: str) -> None:
         raise ValueError(f'{name}: reg must be > 0, got {reg}')
 
 
+def _annealed_kernels(coords_y: Tensor, coords_x: Tensor, reg: float,
+                      eps_scaling: Optional[float], backend: str, max_iter: int):
+    """Yield ``(eps, kernel)`` for each of at most ``max_iter`` Sinkhorn iterations.
+
+    With ``eps_scaling=q`` the temperatures are ``max(reg, diameter^2 * q^k)`` (a warm
+    start; each kernel is built once) and then ``reg`` for every remaining iteration; with
+    None, ``reg`` from the start.
+    """
+    cost_y, cost_x = _axis_cost(coords_y), _axis_cost(coords_x)
+    eps = max(reg, float(cost_y.max() + cost_x.max())) if eps_scaling else reg
+    kernels = {}
+    for _ in range(max_iter):
+        if eps not in kernels:
+            kernels[eps] = _SeparableKernel(cost_y, cost_x, eps, backend)
+        yield eps, kernels[eps]
+        if eps != reg:
+            eps = max(reg, eps * eps_scaling)
+
+
+def _marginal_error(mass: Tensor, old: Tensor, new: Tensor, reg: float) -> float:
+    """Largest per-image L1 marginal error ``sum_i mass_i |exp((old_i - new_i) / reg) - 1|``
+    of a plan whose potential ``old`` the update replaced by ``new`` (empty cells skipped)."""
+    ratio = torch.exp((old - new) / reg) - 1.0
+    viol = torch.where(mass > 0, mass * ratio.abs(), torch.zeros_like(mass))
+    return float(viol.flatten(1).sum(1).max())
+
+
 @torch.no_grad()
 def sinkhorn_grid_potentials(a: Tensor,
                              b: Tensor,
@@ -216,32 +243,20 @@ def sinkhorn_grid_potentials(a: Tensor,
         final marginal error.
     """
     _check_solver_args('sinkhorn_grid_potentials', reg, backend)
-    cost_y, cost_x = _axis_cost(coords_y), _axis_cost(coords_x)
     log_a, log_b = _log_mass(a), _log_mass(b)
     f = torch.zeros_like(a)
     g = torch.zeros_like(b)
-    diameter2 = float(cost_y.max() + cost_x.max())
-    eps_k = max(reg, diameter2) if eps_scaling else reg
-    err = math.inf
-    n_iter = 0
-    kernels = {}
-    for n_iter in range(1, max_iter + 1):
-        if eps_k not in kernels:
-            kernels[eps_k] = _SeparableKernel(cost_y, cost_x, eps_k, backend)
-        kernel = kernels[eps_k]
+    err, n_iter = math.inf, 0
+    steps = _annealed_kernels(coords_y, coords_x, reg, eps_scaling, backend, max_iter)
+    for n_iter, (eps_k, kernel) in enumerate(steps, 1):
         f = -eps_k * kernel.lse(log_b + g / eps_k)
         g_new = -eps_k * kernel.lse(log_a + f / eps_k)
         if eps_k == reg:
             # Column sums of the plan built from (f, g) are b * exp((g - g_new) / eps).
-            ratio = torch.exp((g - g_new) / reg) - 1.0
-            viol = torch.where(b > 0, b * ratio.abs(), torch.zeros_like(b))
-            err = float(viol.flatten(1).sum(1).max())
-            g = g_new
-            if err < tol:
-                break
-        else:
-            g = g_new
-            eps_k = max(reg, eps_k * eps_scaling)
+            err = _marginal_error(b, g, g_new, reg)
+        g = g_new
+        if err < tol:
+            break
     return f, g, n_iter, err
 
 
@@ -283,29 +298,18 @@ def sinkhorn_grid_symmetric(a: Tensor,
         tuple: ``f`` ``(B, H, W)``, the number of iterations and the final marginal error.
     """
     _check_solver_args('sinkhorn_grid_symmetric', reg, backend)
-    cost_y, cost_x = _axis_cost(coords_y), _axis_cost(coords_x)
     log_a = _log_mass(a)
     f = torch.zeros_like(a)
-    diameter2 = float(cost_y.max() + cost_x.max())
-    eps_k = max(reg, diameter2) if eps_scaling else reg
-    err = math.inf
-    n_iter = 0
-    kernels = {}
-    for n_iter in range(1, max_iter + 1):
-        if eps_k not in kernels:
-            kernels[eps_k] = _SeparableKernel(cost_y, cost_x, eps_k, backend)
-        t_f = -eps_k * kernels[eps_k].lse(log_a + f / eps_k)
+    err, n_iter = math.inf, 0
+    steps = _annealed_kernels(coords_y, coords_x, reg, eps_scaling, backend, max_iter)
+    for n_iter, (eps_k, kernel) in enumerate(steps, 1):
+        t_f = -eps_k * kernel.lse(log_a + f / eps_k)
         if eps_k == reg:
             # Row sums of the plan built from (f, f) are a * exp((f - T(f)) / eps).
-            ratio = torch.exp((f - t_f) / reg) - 1.0
-            viol = torch.where(a > 0, a * ratio.abs(), torch.zeros_like(a))
-            err = float(viol.flatten(1).sum(1).max())
-            f = 0.5 * (f + t_f)
-            if err < tol:
-                break
-        else:
-            f = 0.5 * (f + t_f)
-            eps_k = max(reg, eps_k * eps_scaling)
+            err = _marginal_error(a, f, t_f, reg)
+        f = 0.5 * (f + t_f)
+        if err < tol:
+            break
     return f, n_iter, err
 
 
