@@ -55,14 +55,13 @@ def bins_chamfer_loss(bin_centers: Tensor, target: Tensor,
     # centre -> nearest valid depth: invalid pixels sort last (+inf) and are never picked.
     valid_depth = torch.where(mask, depth.detach(), torch.full_like(depth, float('inf')))
     valid_depth, _ = torch.sort(valid_depth, dim=1)
-    to_depth = _nearest_sq_dist(bin_centers, valid_depth, n, reference_has_grad=False)
+    to_depth = _nearest_sq_dist(bin_centers, valid_depth, n)
     term2 = torch.where(ok[:, None], to_depth, torch.zeros_like(to_depth)).mean(1)
     per_image = torch.where(ok, term1 + term2, torch.zeros_like(term1))
     return per_image.sum() / ok.sum().clamp_min(1)
 
 
-def _nearest_sq_dist(query: Tensor, reference: Tensor, count: Tensor,
-                     reference_has_grad: bool = True) -> Tensor:
+def _nearest_sq_dist(query: Tensor, reference: Tensor, count: Tensor) -> Tensor:
     """``out[b, i] = min_{j < count[b]} (query[b, i] - reference[b, j])^2``.
 
     Args:
@@ -70,8 +69,6 @@ def _nearest_sq_dist(query: Tensor, reference: Tensor, count: Tensor,
         reference (Tensor): ``(B, L)`` values sorted ascending along dim 1; only the first
             ``count[b]`` of row ``b`` are candidates.
         count (Tensor): ``(B,)`` number of candidates per row (rows with 0 give 0).
-        reference_has_grad (bool): False when ``reference`` needs no gradient (then it is
-            searched as is). Defaults to True.
 
     Returns:
         Tensor: ``(B, M)`` squared distances to the nearest candidate.
@@ -82,8 +79,6 @@ def _nearest_sq_dist(query: Tensor, reference: Tensor, count: Tensor,
     lo = torch.minimum((idx - 1).clamp_min(0), hi_max)
     near_hi = torch.gather(reference, 1, hi)
     near_lo = torch.gather(reference, 1, lo)
-    if not reference_has_grad:
-        near_hi, near_lo = near_hi.detach(), near_lo.detach()
     # A row without candidates (its reference is padding, e.g. +inf) gives 0 with a zero
     # gradient instead of inf (whose gradient would be NaN after any masking).
     empty = (count == 0)[:, None]
