@@ -36,7 +36,7 @@ import mmseg  # noqa: E402
 
 _check_window('mmsegmentation', mmseg.__version__, MMSEG_MIN, MMSEG_MAX)
 
-from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, probe, visualization  # noqa: E402,F401
 
 __all__ = ['__version__', 'version_info', 'datasets', 'engine', 'evaluation',
-           'models', 'visualization']
+           'models', 'probe', 'visualization']

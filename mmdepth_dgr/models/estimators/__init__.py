@@ -1,9 +1,3 @@
-from .mask_net import MaskNet, mask_density
 from .mono_depth_estimator import MonoDepthEstimator, flip_tta
-from .sparse_mask_probe import (MASK_SPACES, SparseMaskProbe, apply_mask, binarize_mask,
-                                image_region_mask, sparse_mask_loss)
 
-__all__ = [
-    'MonoDepthEstimator', 'flip_tta', 'MaskNet', 'mask_density', 'SparseMaskProbe',
-    'MASK_SPACES', 'apply_mask', 'binarize_mask', 'image_region_mask', 'sparse_mask_loss'
-]
+__all__ = ['MonoDepthEstimator', 'flip_tta']

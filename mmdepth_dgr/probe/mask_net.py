@@ -4,7 +4,7 @@ Estimation", ICCV 2019).
 
 G maps the network input ``I`` (``(B, 3, H, W)``, normalised as the depth network sees it)
 to a soft mask ``M = G(I) = sigmoid(logits)`` in (0, 1), one channel, same spatial size as
-``I``. The probe (:class:`~mmdepth_dgr.models.estimators.SparseMaskProbe`) trains G so that
+``I``. The probe (:class:`~mmdepth_dgr.probe.SparseMaskProbe`) trains G so that
 the frozen depth network N gives the same depth on ``I * M`` as on ``I`` while ``M`` is
 sparse.
 

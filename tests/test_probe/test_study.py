@@ -1,16 +1,19 @@
-"""tools/analysis_tools/sparse_pixel_probe.py: the CNN-vs-Transformer sparse-pixel study
+"""mmdepth_dgr.probe.study (run by tools/analysis_tools/sparse_pixel_probe.py): the
+CNN-vs-Transformer sparse-pixel study
 (Yao et al., BMVC 2024, Sec. 3.1, Eq. 4) end to end on a tiny MiT + a tiny ResNet trained
 1 iteration on 64x96 generated scenes; the cross-evaluation fields, the mask-location
 statistics (checked on hand-made masks) and the figure."""
-import importlib.util
 import json
 import os.path as osp
+import subprocess
+import sys
 
 import cv2
 import numpy as np
 import pytest
 from mmengine.runner import Runner
 
+from mmdepth_dgr.probe import study
 from tests.conftest import tiny_runner_cfg
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -30,11 +33,7 @@ TINY = {
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'sparse_pixel_probe', osp.join(REPO, 'tools/analysis_tools/sparse_pixel_probe.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return study
 
 
 @pytest.fixture(scope='module')
@@ -122,3 +121,13 @@ def test_tool_names_a_missing_checkpoint(tiny_pair, tmp_path):
     argv = [tiny_pair['cnn'][0], str(tmp_path / 'missing.pth'), *tiny_pair['transformer']]
     with pytest.raises(FileNotFoundError, match='cnn_checkpoint.*missing.pth'):
         _tool().main(argv)
+
+
+def test_command_line_tool_runs_the_study_and_names_a_missing_file(tiny_pair, tmp_path):
+    """tools/analysis_tools/sparse_pixel_probe.py is the study's command line."""
+    argv = [tiny_pair['cnn'][0], str(tmp_path / 'missing.pth'), *tiny_pair['transformer']]
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools/analysis_tools/sparse_pixel_probe.py'), *argv],
+        capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode != 0
+    assert 'cnn_checkpoint not found' in proc.stderr and 'missing.pth' in proc.stderr

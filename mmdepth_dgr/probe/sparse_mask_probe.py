@@ -36,208 +36,23 @@ the Runner before training) initialises G only, so N is bit-identical after trai
 N runs without flip test-time augmentation (``encode_decode``).
 """
 import copy
-import logging
-import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.config import Config
-from mmengine.logging import print_log
 from mmengine.model import BaseModel
-from mmengine.runner import load_checkpoint
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
+from .depth_net import build_depth_net, depth_net_preprocessor_cfg
 from .mask_net import mask_density
+from .masking import (MASK_SPACES, apply_mask, image_region_mask,  # noqa: F401
+                      sparse_mask_loss)
 
-__all__ = [
-    'SparseMaskProbe', 'MASK_SPACES', 'apply_mask', 'binarize_mask', 'image_region_mask',
-    'sparse_mask_loss'
-]
-
-#: Where ``I * G(I)`` is computed, see the module docstring.
-MASK_SPACES = ('pixel', 'normalized')
-
-
-def image_region_mask(batch_img_metas: Sequence[dict], shape: Sequence[int],
-                      device: Union[str, torch.device] = 'cpu') -> Tensor:
-    """``(B, 1, H, W)`` bool: True on image pixels, False on the preprocessor's padding.
-
-    The data preprocessor pads on the right and bottom; ``img_shape`` in each meta is the
-    image size before padding.
-
-    Args:
-        batch_img_metas (Sequence[dict]): Metas with ``img_shape`` (missing = no padding).
-        shape (Sequence[int]): ``(B, C, H, W)`` shape of the padded input.
-        device (str | torch.device): Device of the result. Defaults to 'cpu'.
-
-    Returns:
-        Tensor: The image-region mask.
-    """
-    B, _, H, W = shape
-    region = torch.zeros(B, 1, H, W, dtype=torch.bool, device=device)
-    for i in range(B):
-        meta = batch_img_metas[i] if i < len(batch_img_metas) else {}
-        h, w = meta.get('img_shape', (H, W))[:2]
-        region[i, :, :min(int(h), H), :min(int(w), W)] = True
-    return region
-
-
-def apply_mask(inputs: Tensor,
-               mask: Tensor,
-               mean: Optional[Tensor] = None,
-               std: Optional[Tensor] = None,
-               space: str = 'pixel',
-               valid: Optional[Tensor] = None) -> Tensor:
-    """``I * M`` on the normalised network input (Eq. 4), in pixel or normalised space.
-
-    ``'pixel'``: ``x' = x * M + (M - 1) * mean / std`` (= normalise(``I_rgb * M``): removed
-    pixels are black). ``'normalized'``: ``x' = x * M`` (removed pixels are the mean colour).
-    Outside ``valid`` (padding) ``M`` is taken as 1.
-
-    Args:
-        inputs (Tensor): ``(B, C, H, W)`` normalised input ``(I_rgb - mean) / std``.
-        mask (Tensor): ``(B, 1, H, W)`` mask in [0, 1] (soft or binary).
-        mean (Tensor, optional): Per-channel mean, broadcastable to ``(1, C, 1, 1)``.
-            Defaults to None (0: the input is not normalised).
-        std (Tensor, optional): Per-channel std. Defaults to None (1).
-        space (str): ``'pixel'`` or ``'normalized'``. Defaults to 'pixel'.
-        valid (Tensor, optional): ``(B, 1, H, W)`` bool image region. Defaults to None.
-
-    Returns:
-        Tensor: ``(B, C, H, W)`` masked normalised input.
-    """
-    if space not in MASK_SPACES:
-        raise ValueError(f'apply_mask: space must be one of {MASK_SPACES}, got {space!r}')
-    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[-2:] != inputs.shape[-2:] \
-            or mask.shape[0] != inputs.shape[0]:
-        raise ValueError(f'apply_mask: mask must be (B, 1, H, W) matching the input '
-                         f'{tuple(inputs.shape)}, got {tuple(mask.shape)}')
-    mask = mask.to(inputs.dtype)
-    if valid is not None:
-        mask = torch.where(valid.to(torch.bool), mask, torch.ones_like(mask))
-    if space == 'normalized' or mean is None:
-        return inputs * mask
-    C = inputs.shape[1]
-    mean = mean.to(inputs).reshape(1, C, 1, 1)
-    std = (torch.ones_like(mean) if std is None else std.to(inputs).reshape(1, C, 1, 1))
-    return inputs * mask + (mask - 1.0) * (mean / std)
-
-
-def binarize_mask(mask: Tensor,
-                  threshold: Optional[float] = 0.5,
-                  density: Optional[float] = None,
-                  valid: Optional[Tensor] = None) -> Tensor:
-    """Binarise a soft mask: ``M > threshold``, or the top ``density`` fraction per image.
-
-    With ``density``, each image keeps its ``k = max(1, round(density * n_valid))`` largest
-    mask values over its valid pixels (ties broken by ``torch.topk``), so masks of different
-    networks can be compared at the same sparsity.
-
-    Args:
-        mask (Tensor): ``(B, 1, H, W)`` soft mask.
-        threshold (float, optional): Used when ``density`` is None. Defaults to 0.5.
-        density (float, optional): Target fraction of kept pixels in (0, 1]. Defaults to None.
-        valid (Tensor, optional): ``(B, 1, H, W)`` bool; pixels outside are never kept.
-            Defaults to None (all pixels).
-
-    Returns:
-        Tensor: ``(B, 1, H, W)`` float {0, 1} mask.
-    """
-    if mask.dim() != 4 or mask.shape[1] != 1:
-        raise ValueError(f'binarize_mask: mask must be (B, 1, H, W), got {tuple(mask.shape)}')
-    valid = (torch.ones_like(mask, dtype=torch.bool) if valid is None
-             else valid.to(torch.bool).expand_as(mask))
-    if density is None:
-        if threshold is None:
-            raise ValueError('binarize_mask: give threshold or density')
-        return ((mask > threshold) & valid).to(mask.dtype)
-    if not 0 < density <= 1:
-        raise ValueError(f'binarize_mask: density must be in (0, 1], got {density}')
-    out = torch.zeros_like(mask)
-    flat_out = out.flatten(1)
-    scores = torch.where(valid, mask, torch.full_like(mask, -float('inf'))).flatten(1)
-    for i in range(mask.shape[0]):
-        n_valid = int(valid[i].sum())
-        k = min(n_valid, max(1, int(round(density * n_valid))))
-        if k > 0:
-            flat_out[i, torch.topk(scores[i], k).indices] = 1.0
-    return out
-
-
-def sparse_mask_loss(depth_masked_m: Tensor,
-                     depth_full_m: Tensor,
-                     mask: Tensor,
-                     lam: float,
-                     dif_loss: nn.Module,
-                     valid: Optional[Tensor] = None) -> Dict[str, Tensor]:
-    """Eq. 4: ``L_dif(N(I), N(I * M)) + lambda * mean(M)``, the two terms separately.
-
-    Args:
-        depth_masked_m (Tensor): ``(B, 1, H, W)`` ``N(I * M)`` in metres.
-        depth_full_m (Tensor): ``(B, 1, H, W)`` ``N(I)`` in metres; used as the target and
-            detached here.
-        mask (Tensor): ``(B, 1, H, W)`` soft mask ``M = G(I)``.
-        lam (float): lambda, weight of the sparsity term.
-        dif_loss (nn.Module): ``L_dif(pred, target, valid_mask)``, e.g. ``HuDepthLoss``.
-        valid (Tensor, optional): ``(B, 1, H, W)`` bool image region (padding excluded).
-            Defaults to None.
-
-    Returns:
-        dict[str, Tensor]: ``loss_dif`` and ``loss_sparse`` (scalars).
-    """
-    target = depth_full_m.detach()
-    loss_dif = dif_loss(depth_masked_m, target, valid)
-    loss_sparse = lam * mask_density(mask, valid).mean()
-    return dict(loss_dif=loss_dif, loss_sparse=loss_sparse)
-
-
-def _build_depth_net(depth_net: dict) -> nn.Module:
-    """N from ``dict(config=..., checkpoint=..., cfg_options=...)`` or a model cfg dict."""
-    from mmdepth_dgr.apis import disable_pretrained_weights, init_model
-    depth_net = copy.deepcopy(dict(depth_net))
-    if 'config' in depth_net:
-        unknown = set(depth_net) - {'config', 'checkpoint', 'cfg_options'}
-        if unknown:
-            raise KeyError(f'SparseMaskProbe: unknown keys {sorted(unknown)} in depth_net '
-                           "(expected 'config', 'checkpoint', 'cfg_options')")
-        if depth_net['config'] is None:
-            raise ValueError('SparseMaskProbe: model.depth_net.config is None; set it to the '
-                             'depth network config (e.g. --cfg-options '
-                             'model.depth_net.config=... model.depth_net.checkpoint=...)')
-        if depth_net.get('checkpoint') is None:
-            print_log('SparseMaskProbe: model.depth_net.checkpoint is None, the depth network '
-                      'keeps its random initialisation (only meaningful in tests); set it to '
-                      'the trained weights', logger='current', level=logging.WARNING)
-        return init_model(depth_net['config'], depth_net.get('checkpoint'), device='cpu',
-                          cfg_options=depth_net.get('cfg_options'))
-    checkpoint = depth_net.pop('checkpoint', None)
-    if checkpoint is not None:
-        disable_pretrained_weights(depth_net)
-    model = MODELS.build(depth_net)
-    if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'SparseMaskProbe: depth_net checkpoint not found: '
-                                    f'{checkpoint}')
-        load_checkpoint(model, checkpoint, map_location='cpu')
-    return model
-
-
-def _depth_net_preprocessor_cfg(depth_net: dict) -> Optional[dict]:
-    if 'config' in depth_net:
-        if depth_net['config'] is None:
-            return None
-        cfg = Config.fromfile(depth_net['config'])
-        if depth_net.get('cfg_options'):
-            cfg.merge_from_dict(depth_net['cfg_options'])
-        pre = cfg.model.get('data_preprocessor')
-    else:
-        pre = depth_net.get('data_preprocessor')
-    return copy.deepcopy(pre.to_dict() if hasattr(pre, 'to_dict') else pre)
+__all__ = ['SparseMaskProbe']
 
 
 @MODELS.register_module()
@@ -254,22 +69,23 @@ class SparseMaskProbe(BaseModel):
     * ``'tensor'``: the soft mask ``(B, 1, H, W)``.
 
     Args:
-        depth_net (dict): N: ``dict(config='cfg.py', checkpoint='ckpt.pth',
-            cfg_options=None)`` (built with :func:`mmdepth_dgr.apis.init_model`), or a model
-            config dict (``type=...``) with an optional ``checkpoint`` key.
+        depth_net (nn.Module | dict): N: a built depth model (the study hands it one), or,
+            from a config, ``dict(config='cfg.py', checkpoint='ckpt.pth', cfg_options=None)``
+            (built with :func:`mmdepth_dgr.apis.init_model`) or a model config dict
+            (``type=...``) with an optional ``checkpoint`` key (see :mod:`.depth_net`).
         mask_net (dict): G config. Defaults to ``dict(type='MaskNet')``.
         lam (float): lambda of Eq. 4 (sparsity weight). Defaults to 1.0.
         mask_space (str): ``'pixel'`` (black) or ``'normalized'`` (mean colour), see the
             module docstring. Defaults to 'pixel'.
         dif_loss (dict): ``L_dif`` config. Defaults to ``dict(type='HuDepthLoss')``.
         binarize_threshold (float): Threshold of the logged ``density_bin``. Defaults to 0.5.
-        data_preprocessor (dict, optional): Defaults to None: N's own (from its config), so
-            ``I`` is exactly what N was trained on.
+        data_preprocessor (dict, optional): Defaults to None: N's own (a copy of the built
+            module's, or from its config), so ``I`` is exactly what N was trained on.
         init_cfg (dict, optional): Defaults to None.
     """
 
     def __init__(self,
-                 depth_net: dict,
+                 depth_net: Union[nn.Module, dict],
                  mask_net: dict = dict(type='MaskNet'),
                  lam: float = 1.0,
                  mask_space: str = 'pixel',
@@ -277,18 +93,23 @@ class SparseMaskProbe(BaseModel):
                  binarize_threshold: float = 0.5,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
-        if not isinstance(depth_net, dict):
-            raise TypeError('SparseMaskProbe: depth_net must be a dict (config/checkpoint or '
-                            f'a model config), got {type(depth_net).__name__}')
+        if not isinstance(depth_net, (dict, nn.Module)):
+            raise TypeError('SparseMaskProbe: depth_net must be a built model or a dict '
+                            '(config/checkpoint or a model config), got '
+                            f'{type(depth_net).__name__}')
         if mask_space not in MASK_SPACES:
             raise ValueError(f'SparseMaskProbe: mask_space must be one of {MASK_SPACES}, '
                              f'got {mask_space!r}')
         if lam < 0:
             raise ValueError(f'SparseMaskProbe: lam must be >= 0, got {lam}')
         if data_preprocessor is None:
-            data_preprocessor = _depth_net_preprocessor_cfg(depth_net)
+            if isinstance(depth_net, nn.Module):
+                pre = getattr(depth_net, 'data_preprocessor', None)
+                data_preprocessor = copy.deepcopy(pre) if pre is not None else None
+            else:
+                data_preprocessor = depth_net_preprocessor_cfg(depth_net)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.depth_net = _build_depth_net(depth_net)
+        self.depth_net = build_depth_net(depth_net)
         self.depth_net.eval()
         for p in self.depth_net.parameters():
             p.requires_grad_(False)

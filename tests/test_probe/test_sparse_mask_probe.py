@@ -10,11 +10,11 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmdepth_dgr.models.estimators import (MaskNet, SparseMaskProbe, apply_mask, binarize_mask,
-                                           image_region_mask, mask_density, sparse_mask_loss)
+from mmdepth_dgr.probe import (MaskNet, SparseMaskProbe, apply_mask, binarize_mask,
+                               image_region_mask, mask_density, sparse_mask_loss)
 from mmdepth_dgr.models.losses import HuDepthLoss
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAIR_MIT = osp.join(REPO, 'configs/cnn_vs_transformer',
                     'hu-pair_mit-b0_1xb4-600iter_synnyu-240x320.py')
 PROBE_CFG = osp.join(REPO, 'configs/probe/sparse-mask-probe_masknet_1xb4-100iter_synnyu-240x320.py')
@@ -214,3 +214,18 @@ def test_predict_returns_unpadded_mask_and_both_depths(tiny_mit_config):
     assert out[0].pred_mask.shape == (60, 90)
     assert out[0].pred_depth_map.shape == out[0].full_depth_map.shape == (60, 90)
     assert isinstance(probe, SparseMaskProbe)
+
+
+def test_probe_handed_a_built_depth_net_uses_it_and_its_preprocessor(tiny_mit_config):
+    from mmdepth_dgr.apis import init_model
+    net = init_model(tiny_mit_config, None, device='cpu')
+    probe = MODELS.build(dict(type='SparseMaskProbe', depth_net=net,
+                              mask_net=dict(type='MaskNet', widths=(4, 8))))
+    assert probe.depth_net is net  # handed, not rebuilt
+    assert probe.data_preprocessor is not net.data_preprocessor  # a copy ...
+    assert torch.equal(probe.data_preprocessor.mean, net.data_preprocessor.mean)  # ... of N's
+    assert torch.equal(probe.data_preprocessor.std, net.data_preprocessor.std)
+    x = torch.randn(1, 3, 64, 96)
+    metas = [dict(img_shape=(64, 96), pad_shape=(64, 96))]
+    with torch.no_grad():
+        assert torch.equal(probe.depth(x, metas), net.encode_decode(x, metas))
