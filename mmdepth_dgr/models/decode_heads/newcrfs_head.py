@@ -7,32 +7,10 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from .depth_base_head import DepthBaseHead, bounded_depth
-from .newcrfs_layers import NeWCRFLayer, PSPTop
+from ..utils import PSPTop, pixel_shuffle_value_channels
+from .newcrfs_layers import NeWCRFLayer
 
-__all__ = ['NeWCRFsHead', 'newcrfs_value_channels']
-
-
-def newcrfs_value_channels(channels: int, crf_dims: Sequence[int],
-                           upscale: int = 2) -> list:
-    """Channels of the value map each level receives.
-
-    The top level reads the PSP output (``channels``); level ``i < L−1`` reads the
-    pixel-shuffled (×``upscale``) output of level ``i+1``, i.e. ``crf_dims[i+1] / r²``.
-
-    Args:
-        channels (int): PSP output channels.
-        crf_dims (Sequence[int]): CRF widths, finest level first.
-        upscale (int): Pixel-shuffle factor ``r``. Defaults to 2.
-
-    Returns:
-        list[int]: Value channels per level, finest first.
-    """
-    r2 = upscale * upscale
-    bad = [d for d in crf_dims[1:] if d % r2]
-    if bad:
-        raise ValueError(f'NeWCRFsHead: crf_dims {list(crf_dims)} must be divisible by '
-                         f'{r2} (pixel shuffle ×{upscale}) above the finest level.')
-    return [d // r2 for d in crf_dims[1:]] + [channels]
+__all__ = ['NeWCRFsHead']
 
 
 @MODELS.register_module()
@@ -86,7 +64,7 @@ class NeWCRFsHead(DepthBaseHead):
         self.depth_activation = depth_activation
         self.top = PSPTop(self.in_channels[-1], self.channels, pool_scales, norm_cfg,
                           ppm_norm_cfg, act_cfg, self.align_corners)
-        v_chans = newcrfs_value_channels(self.channels, crf_dims)
+        v_chans = pixel_shuffle_value_channels(self.channels, crf_dims)
         self.crf_layers = nn.ModuleList(
             NeWCRFLayer(self.in_channels[i], v_chans[i], crf_dims[i], crf_num_heads[i],
                         crf_window_size, crf_depth, mlp_ratio, self.align_corners)

@@ -7,8 +7,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from .depth_base_head import DepthBaseHead
-from .newcrfs_head import newcrfs_value_channels
-from .newcrfs_layers import PSPTop
+from ..utils import PSPTop, pixel_shuffle_value_channels
 from .pixelformer_layers import (BinCentrePredictor, SkipAttentionModule,
                                  depth_from_bins)
 
@@ -67,7 +66,7 @@ class PixelFormerHead(DepthBaseHead):
         self.upsample_scale = upsample_scale
         self.top = PSPTop(self.in_channels[-1], self.channels, pool_scales, norm_cfg,
                           ppm_norm_cfg, act_cfg, self.align_corners)
-        q_chans = newcrfs_value_channels(self.channels, sam_dims)
+        q_chans = pixel_shuffle_value_channels(self.channels, sam_dims)
         self.sams = nn.ModuleList(
             SkipAttentionModule(self.in_channels[i], q_chans[i], sam_dims[i],
                                 sam_num_heads[i], sam_window_size, mlp_ratio,

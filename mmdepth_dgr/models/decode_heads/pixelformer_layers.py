@@ -12,8 +12,7 @@ from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from .newcrfs_layers import match_size
-from .window_cross_attention import SkipWindowAttention, window_attention_2d
+from ..utils import SkipWindowAttention, match_size, window_attention_2d
 
 __all__ = [
     'SkipAttentionBlock', 'SkipAttentionModule', 'BinCentrePredictor',

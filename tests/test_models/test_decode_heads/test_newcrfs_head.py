@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from mmdepth_dgr.models.decode_heads import NeWCRFsHead
-from mmdepth_dgr.models.decode_heads.window_cross_attention import (
+from mmdepth_dgr.models.utils import (
     CRFWindowAttention, shifted_window_mask, window_attention_2d)
 
 from _helpers import (REPO, check_dgr_equals_baseline, check_flip_predict_in_range,

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from mmdepth_dgr.models.decode_heads import PixelFormerHead
 from mmdepth_dgr.models.decode_heads.pixelformer_layers import (
     BinCentrePredictor, bin_centres_from_logits, depth_from_bins)
-from mmdepth_dgr.models.decode_heads.window_cross_attention import (
+from mmdepth_dgr.models.utils import (
     SkipWindowAttention, window_attention_2d)
 
 from _helpers import (REPO, check_dgr_equals_baseline, check_flip_predict_in_range,
