@@ -416,3 +416,39 @@ def generate(variants: Dict[str, Tuple[dict, Callable]], official_depth: Callabl
     print(f'{host["name"]}: float32 max |diff| {err32:.3g} (atol {atol:.3g}), float64 '
           f'{err64:.3g}; output {off32.shape} in [{off32.min():.4g}, {off32.max():.4g}]; '
           f'project {n_params} / official {off_meta["num_parameters"]} parameters')
+
+
+# --------------------------------------------------------------------------------------
+# The checks the test files run (one module-scoped case per host).
+# --------------------------------------------------------------------------------------
+class Case:
+    """A host's fixture with the project network rebuilt and filled from its seed."""
+
+    def __init__(self, host: str):
+        self.meta, self.official = load_fixture(host)
+        self.atol = float(self.meta['tolerance']['atol'])
+        self.model = build_project_model(self.meta['project']).eval()
+        self.weights_sha256 = fill_deterministic(self.model, self.meta['seed'])
+        self.state = {k: v.clone() for k, v in self.model.state_dict().items()}
+        self.to_official = call_converter(self.meta, 'to_official')
+        self.from_official = call_converter(self.meta, 'from_official')
+
+    def input(self, samples_dir: str) -> torch.Tensor:
+        x, frame_sha = nyu_input(samples_dir, self.meta['input'])
+        assert frame_sha == self.meta['input']['frame_sha256'], (
+            f'{self.meta["input"]["file"]} decodes to other pixels than when the fixture '
+            'was made')
+        return x
+
+    def error(self, x: torch.Tensor, state_dict: Dict[str, torch.Tensor] = None) -> float:
+        """max |project - official| with ``state_dict`` loaded (default: the filled one)."""
+        self.model.load_state_dict(self.state if state_dict is None else state_dict,
+                                   strict=True)
+        try:
+            return max_abs_diff(project_depth(self.model, x), self.official)
+        finally:
+            self.model.load_state_dict(self.state, strict=True)
+
+    def official_state(self) -> Dict[str, torch.Tensor]:
+        """The filled weights in the official layout (no ``module.``)."""
+        return self.to_official(self.state)

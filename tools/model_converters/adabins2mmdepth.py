@@ -51,9 +51,10 @@ from typing import Dict, List, Tuple
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from newcrfs2mmdepth import main  # noqa: E402
+from newcrfs2mmdepth import convert_checkpoint, main  # noqa: E402,F401
 
-__all__ = ['convert_adabins', 'adabins_to_official', 'DROPPED_PREFIXES']
+__all__ = ['convert_adabins', 'adabins_to_official', 'rename_legacy_keys',
+           'convert_checkpoint', 'DROPPED_PREFIXES']
 
 _WHERE = 'tools/model_converters/adabins2mmdepth.py'
 _ENC = 'encoder.original_model.'

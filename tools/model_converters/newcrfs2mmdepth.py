@@ -463,6 +463,8 @@ def main(convert: Callable[[StateDict], StateDict] = convert_newcrfs,
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, key=value (mmengine syntax)')
     args = parser.parse_args(argv)
+    if not osp.isfile(args.src):
+        raise FileNotFoundError(f'{_WHERE}: checkpoint {args.src} does not exist.')
     dst_dir = osp.dirname(osp.abspath(args.dst))
     if not osp.isdir(dst_dir):
         raise FileNotFoundError(f'{_WHERE}: output folder {dst_dir} does not exist.')

@@ -37,7 +37,8 @@ from typing import Dict, List
 from torch import Tensor
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from newcrfs2mmdepth import Rule, convert_model, main, model_to_official  # noqa: E402
+from newcrfs2mmdepth import (Rule, convert_checkpoint, convert_model, main,  # noqa: E402,F401
+                             model_to_official)
 
 _WHERE = 'tools/model_converters/pixelformer2mmdepth.py'
 
