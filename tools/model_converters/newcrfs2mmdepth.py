@@ -328,7 +328,8 @@ NEWCRFS_HEAD_RULES: List[Rule] = [
 NEWCRFS_HEAD_INVERSE_RULES: List[Rule] = [
     (r'^top\.', 'decoder.'),
     (r'^crf_layers\.(\d)\.proj_([xv])\.', r'crf\1.proj_\2.'),
-    (r'^crf_layers\.(\d)\.blocks\.(\d+)\.ffn\.layers\.0\.0\.', r'crf\1.crf_layer.blocks.\2.mlp.fc1.'),
+    (r'^crf_layers\.(\d)\.blocks\.(\d+)\.ffn\.layers\.0\.0\.',
+     r'crf\1.crf_layer.blocks.\2.mlp.fc1.'),
     (r'^crf_layers\.(\d)\.blocks\.(\d+)\.ffn\.layers\.1\.', r'crf\1.crf_layer.blocks.\2.mlp.fc2.'),
     (r'^crf_layers\.(\d)\.blocks\.(\d+)\.(norm[12]|attn\.qk|attn\.proj)\.',
      r'crf\1.crf_layer.blocks.\2.\3.'),
