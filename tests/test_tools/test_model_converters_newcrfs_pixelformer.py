@@ -1,22 +1,30 @@
-"""Converters of the official NeWCRFs / PixelFormer checkpoints.
+"""tools/model_converters/{newcrfs,pixelformer}2mmdepth.py on checkpoints in the exact
+layout the official train scripts save.
 
-The synthetic checkpoints below follow the official key layout and shapes as read from
-aliyun/NeWCRFs (``newcrfs/networks/{NewCRFDepth,newcrf_layers,uper_crf_head,
-swin_transformer}.py``) and ashutosh1807/PixelFormer (``pixelformer/networks/
-{PixelFormer,SAM,PQI}.py``), at tiny widths (the converters never look at widths).
+The official layout is made from a (tiny) project network with the converters' inverse
+(``newcrfs_to_official`` / ``pixelformer_to_official``); that inverse is checked against
+the official networks themselves by the fixtures of tests/test_official (the official
+network loads it strictly and gives the project's depth). Saved as
+``newcrfs/train.py`` saves (``{'global_step', 'model', 'optimizer',
+'best_eval_measures_higher_better', 'best_eval_measures_lower_better',
+'best_eval_steps'}``) and ``pixelformer/train.py`` saves (``{'model'}``), the model
+wrapped in DistributedDataParallel (keys prefixed ``module.``).
 """
 import copy
-import importlib.util
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
 from mmengine.config import Config
-from mmseg.models.backbones.swin import PatchMerging
+from mmseg.models.backbones.swin import PatchMerging, WindowMSA
 from mmseg.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONV_DIR = osp.join(REPO, 'tools', 'model_converters')
+sys.path.insert(0, osp.join(REPO, 'tests', 'test_official'))
+from _official_equivalence import (fill_deterministic, load_converter,  # noqa: E402
+                                   official_checkpoint)
 
 EMBED, DEPTHS, HEADS, WIN = 16, (2, 1, 1, 1), (1, 2, 2, 4), 7
 IN_CH = [EMBED * 2**i for i in range(4)]
@@ -25,176 +33,140 @@ DEC_DIMS = (8, 16, 32, 64)   # != IN_CH so every 3x3 projection exists, as at fu
 DEC_HEADS = (1, 2, 2, 4)
 NBINS, BCP_HIDDEN = 16, 24
 
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(CONV_DIR, f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _official_rel_index(w):
-    """Swin's relative_position_index, as the host repos compute it."""
-    ys, xs = torch.meshgrid(torch.arange(w), torch.arange(w), indexing='ij')
-    coords = torch.stack([ys.flatten(), xs.flatten()])
-    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
-    return (rel[..., 0] + w - 1) * (2 * w - 1) + (rel[..., 1] + w - 1)
-
-
-def _lin(sd, p, o, i):
-    sd[p + '.weight'], sd[p + '.bias'] = torch.randn(o, i), torch.randn(o)
-
-
-def _norm(sd, p, c):
-    sd[p + '.weight'], sd[p + '.bias'] = torch.randn(c), torch.randn(c)
-
-
-def _conv(sd, p, o, i, k, bias=True):
-    sd[p + '.weight'] = torch.randn(o, i, k, k)
-    if bias:
-        sd[p + '.bias'] = torch.randn(o)
+HOSTS = {
+    'newcrfs': dict(
+        name='NeWCRFs', module='newcrfs2mmdepth', convert='convert_newcrfs',
+        inverse='newcrfs_to_official',
+        config='configs/newcrfs/newcrfs_swin-l-w7_4xb4-25k_nyu-416x544.py',
+        head=dict(crf_dims=DEC_DIMS, crf_num_heads=DEC_HEADS),
+        layout=dict(prefix='module.', extra={
+            'global_step': 'int', 'optimizer': 'optimizer',
+            'best_eval_measures_higher_better': 'tensor',
+            'best_eval_measures_lower_better': 'tensor', 'best_eval_steps': 'numpy'}),
+        # a kept weight, and a buffer the converter drops (it must be there all the same)
+        missing=('crf2.crf_layer.blocks.1.attn.qk.weight',
+                 'crf0.crf_layer.blocks.0.attn.relative_position_index')),
+    'pixelformer': dict(
+        name='PixelFormer', module='pixelformer2mmdepth', convert='convert_pixelformer',
+        inverse='pixelformer_to_official',
+        config='configs/pixelformer/pixelformer_swin-l-w7_4xb4-25k_nyu-416x544.py',
+        head=dict(sam_dims=DEC_DIMS, sam_num_heads=DEC_HEADS, num_bins=NBINS,
+                  bcp_hidden_channels=BCP_HIDDEN),
+        layout=dict(prefix='module.', extra={}),
+        # a kept weight, and the unused conv the converter drops
+        missing=('sam4.sam_block.normv.weight', 'sam1.proj.weight')),
+}
 
 
-def official_swin():
-    sd = {}
-    _conv(sd, 'patch_embed.proj', EMBED, 3, 4)
-    _norm(sd, 'patch_embed.norm', EMBED)
-    for i, c in enumerate(IN_CH):
-        for j in range(DEPTHS[i]):
-            p = f'layers.{i}.blocks.{j}.'
-            _norm(sd, p + 'norm1', c)
-            sd[p + 'attn.relative_position_bias_table'] = torch.randn((2 * WIN - 1)**2,
-                                                                      HEADS[i])
-            sd[p + 'attn.relative_position_index'] = _official_rel_index(WIN)
-            _lin(sd, p + 'attn.qkv', 3 * c, c)
-            _lin(sd, p + 'attn.proj', c, c)
-            _norm(sd, p + 'norm2', c)
-            _lin(sd, p + 'mlp.fc1', 4 * c, c)
-            _lin(sd, p + 'mlp.fc2', c, 4 * c)
-        if i < 3:
-            sd[f'layers.{i}.downsample.reduction.weight'] = torch.randn(2 * c, 4 * c)
-            _norm(sd, f'layers.{i}.downsample.norm', 4 * c)
-        _norm(sd, f'norm{i}', c)
-    return {'backbone.' + k: v for k, v in sd.items()}
+def _cfg_options(host):
+    opts = {'model.backbone.embed_dims': EMBED, 'model.backbone.depths': list(DEPTHS),
+            'model.backbone.num_heads': list(HEADS), 'model.backbone.init_cfg': None,
+            'model.decode_head.in_channels': IN_CH, 'model.decode_head.channels': CH,
+            'model.decode_head.ppm_norm_cfg.num_groups': 8}
+    opts.update({f'model.decode_head.{k}': list(v) if isinstance(v, tuple) else v
+                 for k, v in HOSTS[host]['head'].items()})
+    return opts
 
 
-def official_psp():
-    sd = {}
-    for s in range(4):
-        _conv(sd, f'decoder.psp_modules.{s}.1.conv', CH, IN_CH[3], 1, bias=False)
-        _norm(sd, f'decoder.psp_modules.{s}.1.gn', CH)
-    _conv(sd, 'decoder.bottleneck.conv', CH, IN_CH[3] + 4 * CH, 3, bias=False)
-    _norm(sd, 'decoder.bottleneck.bn', CH)
-    sd['decoder.bottleneck.bn.running_mean'] = torch.randn(CH)
-    sd['decoder.bottleneck.bn.running_var'] = torch.rand(CH) + 0.5
-    sd['decoder.bottleneck.bn.num_batches_tracked'] = torch.tensor(7)
-    return sd
+def _tiny_model(host, seed):
+    cfg = Config.fromfile(osp.join(REPO, HOSTS[host]['config']))
+    cfg.merge_from_dict(_cfg_options(host))
+    model = MODELS.build(copy.deepcopy(cfg.model))
+    fill_deterministic(model, seed)
+    return model
 
 
-def _value_channels():
-    return [d // 4 for d in DEC_DIMS[1:]] + [CH]
+def _converter(host):
+    spec = HOSTS[host]
+    mod = load_converter(spec['module'])
+    return mod, getattr(mod, spec['convert']), getattr(mod, spec['inverse'])
 
 
-def _official_attn_mlp(sd, p, d, heads):
-    sd[p + 'attn.relative_position_bias_table'] = torch.randn(169, heads)
-    sd[p + 'attn.relative_position_index'] = _official_rel_index(7)
-    _lin(sd, p + 'attn.proj', d, d)
-    _norm(sd, p + 'norm2', d)
-    _lin(sd, p + 'mlp.fc1', 4 * d, d)
-    _lin(sd, p + 'mlp.fc2', d, 4 * d)
+def _save_official(host, model, path, edit=None):
+    """The official train-script checkpoint of ``model``'s weights at ``path``."""
+    _, _, inverse = _converter(host)
+    official = inverse(model.state_dict())
+    if edit:
+        edit(official)
+    torch.save(official_checkpoint(official, HOSTS[host]['layout']), path)
+    return official
 
 
-def official_newcrfs():
-    sd = {**official_swin(), **official_psp()}
-    for k, (d, h, v) in enumerate(zip(DEC_DIMS, DEC_HEADS, _value_channels())):
-        _conv(sd, f'crf{k}.proj_x', d, IN_CH[k], 3)
-        _conv(sd, f'crf{k}.proj_v', d, v, 3)
-        for j in range(2):
-            p = f'crf{k}.crf_layer.blocks.{j}.'
-            _norm(sd, p + 'norm1', d)
-            _lin(sd, p + 'attn.qk', 2 * d, d)
-            _official_attn_mlp(sd, p, d, h)
-        _norm(sd, f'crf{k}.norm_crf', d)
-    _conv(sd, 'disp_head1.conv1', 1, DEC_DIMS[0], 3)
-    return sd
+@pytest.mark.parametrize('host', list(HOSTS))
+def test_train_script_checkpoint_converts_and_loads_strictly(host, tmp_path):
+    mod, convert, inverse = _converter(host)
+    source = _tiny_model(host, seed=1)
+    path = tmp_path / 'model-1000-best_abs_rel_0.10000'
+    official = _save_official(host, source, path)
+    assert all(k.startswith('module.') for k in torch.load(
+        path, weights_only=False)['model'])
+    target = _tiny_model(host, seed=2)
+    converted = mod.convert_checkpoint(str(path), target, convert, inverse,
+                                       HOSTS[host]['name'])
+    expected = source.state_dict()
+    assert converted.keys() == expected.keys()
+    assert all(torch.equal(target.state_dict()[k], expected[k]) for k in expected)
+    # the inverse is a bijection on the kept keys: converting back gives the same layout
+    assert inverse(converted).keys() == official.keys()
 
 
-def official_pixelformer():
-    sd = {**official_swin(), **official_psp()}
-    for k, (d, h, v) in enumerate(zip(DEC_DIMS, DEC_HEADS, _value_channels())):
-        p = f'sam{k + 1}.'
-        _conv(sd, p + 'proj_e', d, IN_CH[k], 3)
-        _conv(sd, p + 'proj_q', d, v, 3)
-        _conv(sd, p + 'proj', d, d, 3)  # built but unused by the host's forward
-        b = p + 'sam_block.'
-        _norm(sd, b + 'norm1', d)
-        _norm(sd, b + 'normv', d)
-        _lin(sd, b + 'attn.kv', 2 * d, d)
-        _lin(sd, b + 'attn.q', d, d)
-        _official_attn_mlp(sd, b, d, h)
-        _norm(sd, p + 'norm_sam', d)
-    _lin(sd, 'bcp.fc1', BCP_HIDDEN, CH)
-    _lin(sd, 'bcp.fc2', NBINS, BCP_HIDDEN)
-    _conv(sd, 'disp_head1.conv1', NBINS, DEC_DIMS[0], 3)
-    return sd
+@pytest.mark.parametrize('host', list(HOSTS))
+@pytest.mark.parametrize('which', [0, 1])
+def test_converter_refuses_a_missing_key_naming_file_and_key(host, which, tmp_path):
+    mod, convert, inverse = _converter(host)
+    key = HOSTS[host]['missing'][which]
+    path = tmp_path / f'{host}_missing.pth'
+    _save_official(host, _tiny_model(host, seed=1), path, edit=lambda sd: sd.pop(key))
+    with pytest.raises(KeyError, match=rf'{path.name}.*missing keys.*{key}'):
+        mod.convert_checkpoint(str(path), _tiny_model(host, seed=2), convert, inverse,
+                               HOSTS[host]['name'])
 
 
-def _tiny_model(config, head):
-    cfg = Config.fromfile(osp.join(REPO, config))
-    model = copy.deepcopy(cfg.model)
-    model.backbone.update(embed_dims=EMBED, depths=list(DEPTHS), num_heads=list(HEADS),
-                          init_cfg=None)
-    model.decode_head.update(in_channels=IN_CH, channels=CH,
-                             ppm_norm_cfg=dict(type='GN', num_groups=8), **head)
-    return MODELS.build(model)
+@pytest.mark.parametrize('host', list(HOSTS))
+def test_converter_refuses_an_extra_key_naming_file_and_key(host, tmp_path):
+    mod, convert, inverse = _converter(host)
+    path = tmp_path / f'{host}_extra.pth'
+
+    def add(sd):
+        sd['decoder.aux_head.weight'] = torch.zeros(3)
+
+    _save_official(host, _tiny_model(host, seed=1), path, edit=add)
+    with pytest.raises(KeyError, match=rf'{path.name}.*unexpected keys.*decoder.aux_head'):
+        mod.convert_checkpoint(str(path), _tiny_model(host, seed=2), convert, inverse,
+                               HOSTS[host]['name'])
 
 
-def _ddp_checkpoint(sd):
-    return {'model': {'module.' + k: v for k, v in sd.items()}, 'optimizer': {}}
+def test_checkpoint_reader_names_the_file_for_foreign_layouts(tmp_path):
+    conv = load_converter('newcrfs2mmdepth')
+    path = tmp_path / 'mmengine.pth'
+    torch.save({'state_dict': {'backbone.x': torch.zeros(1)}, 'meta': {}}, path)
+    with pytest.raises(KeyError, match=rf'{path.name} has no "model" state dict'):
+        conv.load_official_checkpoint(str(path))
+    torch.save({'model': {'module.a': torch.zeros(1), 'b': torch.zeros(1)}}, path)
+    with pytest.raises(KeyError, match=rf'{path.name}: 1 keys start with "module."'):
+        conv.load_official_checkpoint(str(path))
+    bare = {'a': torch.zeros(1)}
+    torch.save(bare, path)  # torch.save(model.state_dict()) of an unwrapped model
+    assert conv.load_official_checkpoint(str(path)).keys() == bare.keys()
 
 
-def test_newcrfs_checkpoint_fills_every_key_strictly():
-    conv = _load('newcrfs2mmdepth')
-    sd = official_newcrfs()
-    new = conv.convert_newcrfs(conv.unwrap_state_dict(_ddp_checkpoint(sd)))
-    model = _tiny_model('configs/newcrfs/newcrfs_swin-l-w7_4xb4-25k_nyu-416x544.py',
-                        dict(crf_dims=DEC_DIMS, crf_num_heads=DEC_HEADS))
-    model.load_state_dict(new, strict=True)
-    # values travel unchanged where no reordering applies
-    assert torch.equal(model.decode_head.crf_layers[2].blocks[1].attn.qk.weight,
-                       sd['crf2.crf_layer.blocks.1.attn.qk.weight'])
-    assert torch.equal(model.decode_head.crf_layers[0].blocks[0].ffn.layers[1].weight,
-                       sd['crf0.crf_layer.blocks.0.mlp.fc2.weight'])
-    assert torch.equal(model.decode_head.depth_conv.weight, sd['disp_head1.conv1.weight'])
-    assert torch.equal(model.decode_head.top.bottleneck.bn.running_var,
-                       sd['decoder.bottleneck.bn.running_var'])
-    assert torch.equal(model.backbone.stages[0].blocks[1].attn.w_msa.qkv.bias,
-                       sd['backbone.layers.0.blocks.1.attn.qkv.bias'])
-    with torch.no_grad():
-        assert torch.isfinite(model.eval()._forward(torch.randn(1, 3, 64, 96))).all()
-
-
-def test_pixelformer_checkpoint_fills_every_key_strictly():
-    conv = _load('pixelformer2mmdepth')
-    sd = official_pixelformer()
-    new = conv.convert_pixelformer(_load('newcrfs2mmdepth').unwrap_state_dict(sd))
-    model = _tiny_model(
-        'configs/pixelformer/pixelformer_swin-l-w7_4xb4-25k_kitti-352x704.py',
-        dict(sam_dims=DEC_DIMS, sam_num_heads=DEC_HEADS, num_bins=NBINS,
-             bcp_hidden_channels=BCP_HIDDEN))
-    model.load_state_dict(new, strict=True)
-    head = model.decode_head
-    assert torch.equal(head.sams[3].block.norm_skip.weight, sd['sam4.sam_block.normv.weight'])
-    assert torch.equal(head.sams[0].proj_query.weight, sd['sam1.proj_q.weight'])
-    assert torch.equal(head.sams[1].block.attn.kv.weight, sd['sam2.sam_block.attn.kv.weight'])
-    assert torch.equal(head.bcp.fc2.weight, sd['bcp.fc2.weight'])
-    assert torch.equal(head.bin_conv.weight, sd['disp_head1.conv1.weight'])
-    assert not any('sam' in k and k.endswith(('.proj.weight', '.proj.bias')) and
-                   'attn' not in k for k in new)
+def test_cli_converts_a_train_script_checkpoint_for_the_given_config(tmp_path):
+    src, dst = tmp_path / 'pixelformer_nyu.pth', tmp_path / 'out.pth'
+    source = _tiny_model('pixelformer', seed=1)
+    _save_official('pixelformer', source, src)
+    options = [f'{k}={v}'.replace(' ', '') for k, v in _cfg_options('pixelformer').items()]
+    script = osp.join(REPO, 'tools', 'model_converters', 'pixelformer2mmdepth.py')
+    run = subprocess.run([sys.executable, script, str(src), str(dst), '--cfg-options',
+                          *options], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-2000:]
+    state = torch.load(dst, map_location='cpu')['state_dict']
+    target = _tiny_model('pixelformer', seed=2)
+    target.load_state_dict(state, strict=True)
+    assert all(torch.equal(state[k], v) for k, v in source.state_dict().items())
 
 
 def test_patch_merging_reorder_matches_the_official_merge():
-    conv = _load('newcrfs2mmdepth')
+    conv = load_converter('newcrfs2mmdepth')
     c, H, W = 6, 4, 6
     merge = PatchMerging(c, 2 * c)
     official = {'reduction.weight': torch.randn(2 * c, 4 * c),
@@ -213,17 +185,33 @@ def test_patch_merging_reorder_matches_the_official_merge():
     ref = ref @ official['reduction.weight'].t()
     assert tuple(hw) == (H // 2, W // 2)
     assert torch.allclose(got, ref, atol=1e-5)
+    # and the inverse undoes it exactly
+    assert torch.equal(conv.official_reduction_order(
+        conv.unfold_reduction_order(official['reduction.weight'])),
+        official['reduction.weight'])
+    assert torch.equal(conv.official_norm_order(conv.unfold_norm_order(
+        official['norm.weight'])), official['norm.weight'])
 
 
-def test_official_relative_index_equals_mmseg_buffer():
-    from mmseg.models.backbones.swin import WindowMSA
+def _official_rel_index(w):
+    """Swin's relative_position_index, as the host repos compute it."""
+    ys, xs = torch.meshgrid(torch.arange(w), torch.arange(w), indexing='ij')
+    coords = torch.stack([ys.flatten(), xs.flatten()])
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+    return (rel[..., 0] + w - 1) * (2 * w - 1) + (rel[..., 1] + w - 1)
+
+
+def test_official_relative_index_equals_mmseg_buffer_and_the_inverse():
+    conv = load_converter('newcrfs2mmdepth')
     assert torch.equal(WindowMSA(8, 2, (WIN, WIN)).relative_position_index,
                        _official_rel_index(WIN))
+    table = torch.zeros((2 * WIN - 1)**2, 2)
+    assert torch.equal(conv.official_relative_position_index(table), _official_rel_index(WIN))
 
 
 def test_unknown_keys_are_named():
-    conv = _load('newcrfs2mmdepth')
-    sd = official_newcrfs()
+    conv = load_converter('newcrfs2mmdepth')
+    sd = conv.newcrfs_to_official(_tiny_model('newcrfs', seed=1).state_dict())
     sd['crf0.something_new.weight'] = torch.zeros(1)
     with pytest.raises(KeyError, match='crf0.something_new.weight'):
         conv.convert_newcrfs(sd)

@@ -2,10 +2,15 @@
 mmdepth_dgr.
 
 The official ``PixelFormer`` holds ``backbone`` (the same Swin code as NeWCRFs),
-``decoder`` (PQI = PSP top), ``sam1..sam4`` (``SAM``), ``bcp`` and ``disp_head1``. The
-result loads into ``configs/pixelformer/pixelformer_swin-l-w7_*.py``.
+``decoder`` (PQI = PSP top), ``sam1..sam4`` (``SAM``), ``bcp`` and ``disp_head1``. Its
+``pixelformer/train.py`` saves ``{'model': model.state_dict()}`` with the model wrapped
+in DistributedDataParallel / DataParallel, so every key starts with ``module.``. The
+result loads into ``configs/pixelformer/pixelformer_swin-l-w7_*.py``; the command line
+checks the layout first (see ``newcrfs2mmdepth.py``).
 
-Key map (official -> mmdepth_dgr, decoder under ``decode_head.``):
+Key map (official -> mmdepth_dgr, decoder under ``decode_head.``;
+:func:`pixelformer_to_official` is the exact inverse, filling the unused ``sam{k}.proj``
+with zeros):
 
 * ``backbone.*`` -> mmseg Swin names (``newcrfs2mmdepth.convert_swin``).
 * ``decoder.*`` -> ``top.*``.
@@ -21,16 +26,19 @@ Key map (official -> mmdepth_dgr, decoder under ``decode_head.``):
 Usage::
 
     python tools/model_converters/pixelformer2mmdepth.py nyu.pth pixelformer_nyu_mmdepth.pth
+    # another target network: --config configs/pixelformer/<config>.py
 """
 import os.path as osp
 import re
 import sys
+from collections import OrderedDict
 from typing import Dict, List
 
 from torch import Tensor
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from newcrfs2mmdepth import Rule, convert_model, main  # noqa: E402
+from newcrfs2mmdepth import (Rule, convert_checkpoint, convert_model, main,  # noqa: E402,F401
+                             model_to_official)
 
 _WHERE = 'tools/model_converters/pixelformer2mmdepth.py'
 
@@ -50,6 +58,22 @@ PIXELFORMER_HEAD_RULES: List[Rule] = [
     (r'^bcp\.(fc[12])\.', r'bcp.\1.'),
     (r'^disp_head1\.conv1\.', 'bin_conv.'),
 ]
+PIXELFORMER_HEAD_INVERSE_RULES: List[Rule] = [
+    (r'^top\.', 'decoder.'),
+    (r'^sams\.(\d)\.proj_skip\.', r'sam\1.proj_e.'),
+    (r'^sams\.(\d)\.proj_query\.', r'sam\1.proj_q.'),
+    (r'^sams\.(\d)\.block\.norm_query\.', r'sam\1.sam_block.norm1.'),
+    (r'^sams\.(\d)\.block\.norm_skip\.', r'sam\1.sam_block.normv.'),
+    (r'^sams\.(\d)\.block\.norm2\.', r'sam\1.sam_block.norm2.'),
+    (r'^sams\.(\d)\.block\.attn\.(q|kv|proj)\.', r'sam\1.sam_block.attn.\2.'),
+    (r'^sams\.(\d)\.block\.attn\.relative_position_bias_table$',
+     r'sam\1.sam_block.attn.relative_position_bias_table'),
+    (r'^sams\.(\d)\.block\.ffn\.layers\.0\.0\.', r'sam\1.sam_block.mlp.fc1.'),
+    (r'^sams\.(\d)\.block\.ffn\.layers\.1\.', r'sam\1.sam_block.mlp.fc2.'),
+    (r'^sams\.(\d)\.norm\.', r'sam\1.norm_sam.'),
+    (r'^bcp\.(fc[12])\.', r'bcp.\1.'),
+    (r'^bin_conv\.', 'disp_head1.conv1.'),
+]
 PIXELFORMER_DROP = (r'\.attn\.relative_position_index$', r'^sam\d\.proj\.')
 
 
@@ -67,12 +91,53 @@ def _shift_sam_index(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
     return out
 
 
+def _shift_sam_index_up(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Inverse of :func:`_shift_sam_index`: ``sam0..sam3`` -> ``sam1..sam4``."""
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        m = re.match(r'^sam(\d)\.', key)
+        if m:
+            key = f'sam{int(m.group(1)) + 1}.' + key[m.end():]
+        out[key] = value
+    return out
+
+
+def _add_unused_sam_proj(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """The official ``SAM`` builds ``proj`` (3×3 conv, ``embed_dim`` -> ``embed_dim``)
+    that its forward never uses; the official layout has it, zeros stand in."""
+    out = OrderedDict(state_dict)
+    for key, value in state_dict.items():
+        m = re.match(r'^(sam\d)\.norm_sam\.weight$', key)
+        if m:
+            dim = value.shape[0]
+            out[f'{m.group(1)}.proj.weight'] = value.new_zeros(dim, dim, 3, 3)
+            out[f'{m.group(1)}.proj.bias'] = value.new_zeros(dim)
+    return out
+
+
+def pixelformer_to_official(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """mmdepth_dgr PixelFormer weights -> the official ``PixelFormer`` state dict (inverse
+    of :func:`convert_pixelformer`; the official ``relative_position_index`` buffers are
+    recomputed and the unused ``sam{k}.proj`` convs are zeros).
+
+    Args:
+        state_dict (dict[str, Tensor]): ``MonoDepthEstimator`` + ``PixelFormerHead``
+            weights.
+
+    Returns:
+        dict[str, Tensor]: Official keys, no ``module.`` prefix.
+    """
+    official = model_to_official(state_dict, PIXELFORMER_HEAD_INVERSE_RULES, 'PixelFormer')
+    return _add_unused_sam_proj(_shift_sam_index_up(official))
+
+
 def convert_pixelformer(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
     """Official ``PixelFormer`` state dict -> ``MonoDepthEstimator`` with
     ``PixelFormerHead``.
 
     Args:
-        state_dict (dict[str, Tensor]): Official weights without ``module.``.
+        state_dict (dict[str, Tensor]): Official weights without ``module.`` (see
+            ``newcrfs2mmdepth.unwrap_state_dict``).
 
     Returns:
         dict[str, Tensor]: Weights for the mmdepth_dgr model.
@@ -82,4 +147,5 @@ def convert_pixelformer(state_dict: Dict[str, Tensor]) -> Dict[str, Tensor]:
 
 
 if __name__ == '__main__':
-    main(convert_pixelformer, 'PixelFormer')
+    main(convert_pixelformer, pixelformer_to_official, 'PixelFormer',
+         'configs/pixelformer/pixelformer_swin-l-w7_4xb4-25k_nyu-416x544.py')
