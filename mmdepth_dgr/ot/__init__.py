@@ -6,8 +6,8 @@ A small torch library (no mmseg/mmengine import) used by the OTDL loss
 and ``x`` (columns) and the squared Euclidean cost
 ``C_ij = (y_i - y_j)^2 + (x_i - x_j)^2``:
 
-* :func:`entropic_ot_grid` - differentiable ``OT_eps(a, b) = min_T <T, C> + eps KL(T | a (x) b)``
-  or the Sinkhorn divergence ``S_eps(a, b) = OT_eps(a, b) - OT_eps(a, a)/2 - OT_eps(b, b)/2``,
+* :func:`entropic_ot_grid` - differentiable
+  ``OT_eps(a, b) = min_T <T, C> + eps KL(T | a (x) b)`` or the Sinkhorn divergence ``S_eps(a, b) = OT_eps(a, b) - OT_eps(a, a)/2 - OT_eps(b, b)/2``,
   with envelope-theorem gradients (the dual potentials);
 * :func:`sinkhorn_grid_potentials` / :func:`sinkhorn_grid_symmetric` - the dual potentials
   ``(f, g)`` of ``OT_eps(a, b)`` (alternating updates) and ``f`` of ``OT_eps(a, a)``

@@ -21,7 +21,7 @@ below ``tol`` for every problem of the batch (or ``max_iter`` iterations). Warm 
 potentials are always iterated at ``eps`` itself until the stopping rule holds.
 """
 import math
-from typing import Iterator, Optional, Tuple
+from typing import Callable, Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -102,17 +102,34 @@ def _marginal_error(mass: Tensor, old: Tensor, new: Tensor, reg: float) -> float
     return float(viol.flatten(1).sum(1).max())
 
 
+def _iterate(where: str, step: Callable[[float, SeparableKernel, bool], float],
+             reg: float, coords_y: Tensor, coords_x: Tensor, max_iter: int, tol: float,
+             eps_scaling: Optional[float], backend: str) -> Tuple[int, float]:
+    """Run ``step(eps, kernel, measure)`` over the annealed schedule until the error that
+    it returns when ``measure`` (only at ``eps == reg``) is below ``tol``.
+
+    Returns:
+        tuple: The number of iterations and the last measured marginal error.
+    """
+    check_sinkhorn_args(where, reg, max_iter, tol, eps_scaling, backend)
+    err, n_iter = math.inf, 0
+    steps = _annealed_kernels(coords_y, coords_x, reg, eps_scaling, backend, max_iter)
+    for n_iter, (eps_k, kernel) in enumerate(steps, 1):
+        measured = step(eps_k, kernel, eps_k == reg)
+        if eps_k == reg:
+            err = measured
+        if err < tol:
+            break
+    return n_iter, err
+
+
 @torch.no_grad()
-def sinkhorn_grid_potentials(
-        a: Tensor,
-        b: Tensor,
-        reg: float,
-        coords_y: Tensor,
-        coords_x: Tensor,
-        max_iter: int = DEFAULT_MAX_ITER,
-        tol: float = DEFAULT_TOL,
-        eps_scaling: Optional[float] = DEFAULT_EPS_SCALING,
-        backend: str = DEFAULT_BACKEND) -> Tuple[Tensor, Tensor, int, float]:
+def sinkhorn_grid_potentials(a: Tensor, b: Tensor, reg: float, coords_y: Tensor,
+                             coords_x: Tensor, max_iter: int = DEFAULT_MAX_ITER,
+                             tol: float = DEFAULT_TOL,
+                             eps_scaling: Optional[float] = DEFAULT_EPS_SCALING,
+                             backend: str = DEFAULT_BACKEND
+                             ) -> Tuple[Tensor, Tensor, int, float]:
     """Dual potentials of ``OT_eps(a, b)`` by alternating log-domain Sinkhorn updates.
 
     See the module docstring for the updates and the stopping rule; batched over ``B``.
@@ -135,35 +152,28 @@ def sinkhorn_grid_potentials(
         tuple: ``f`` ``(B, H, W)``, ``g`` ``(B, H, W)``, the number of iterations and the
         final marginal error.
     """
-    check_sinkhorn_args('sinkhorn_grid_potentials', reg, max_iter, tol, eps_scaling,
-                        backend)
     log_a, log_b = log_mass(a), log_mass(b)
-    f = torch.zeros_like(a)
-    g = torch.zeros_like(b)
-    err, n_iter = math.inf, 0
-    steps = _annealed_kernels(coords_y, coords_x, reg, eps_scaling, backend, max_iter)
-    for n_iter, (eps_k, kernel) in enumerate(steps, 1):
-        f = -eps_k * kernel.lse(log_b + g / eps_k)
-        g_new = -eps_k * kernel.lse(log_a + f / eps_k)
-        if eps_k == reg:
-            # Column sums of the plan built from (f, g) are b * exp((g - g_new) / eps).
-            err = _marginal_error(b, g, g_new, reg)
+    f, g = torch.zeros_like(a), torch.zeros_like(b)
+
+    def step(eps: float, kernel: SeparableKernel, measure: bool) -> float:
+        nonlocal f, g
+        f = -eps * kernel.lse(log_b + g / eps)
+        g_new = -eps * kernel.lse(log_a + f / eps)
+        # Column sums of the plan built from (f, g) are b * exp((g - g_new) / eps).
+        err = _marginal_error(b, g, g_new, reg) if measure else math.inf
         g = g_new
-        if err < tol:
-            break
+        return err
+
+    n_iter, err = _iterate('sinkhorn_grid_potentials', step, reg, coords_y, coords_x,
+                           max_iter, tol, eps_scaling, backend)
     return f, g, n_iter, err
 
 
 @torch.no_grad()
-def sinkhorn_grid_symmetric(
-        a: Tensor,
-        reg: float,
-        coords_y: Tensor,
-        coords_x: Tensor,
-        max_iter: int = DEFAULT_MAX_ITER,
-        tol: float = DEFAULT_TOL,
-        eps_scaling: Optional[float] = DEFAULT_EPS_SCALING,
-        backend: str = DEFAULT_BACKEND) -> Tuple[Tensor, int, float]:
+def sinkhorn_grid_symmetric(a: Tensor, reg: float, coords_y: Tensor, coords_x: Tensor,
+                            max_iter: int = DEFAULT_MAX_ITER, tol: float = DEFAULT_TOL,
+                            eps_scaling: Optional[float] = DEFAULT_EPS_SCALING,
+                            backend: str = DEFAULT_BACKEND) -> Tuple[Tensor, int, float]:
     """Potential of the self-transport ``OT_eps(a, a)`` by symmetric (averaged) Sinkhorn.
 
     For ``b = a`` the optimal dual pair is symmetric, ``f = g``, and satisfies
@@ -191,18 +201,17 @@ def sinkhorn_grid_symmetric(
     Returns:
         tuple: ``f`` ``(B, H, W)``, the number of iterations and the final marginal error.
     """
-    check_sinkhorn_args('sinkhorn_grid_symmetric', reg, max_iter, tol, eps_scaling,
-                        backend)
     log_a = log_mass(a)
     f = torch.zeros_like(a)
-    err, n_iter = math.inf, 0
-    steps = _annealed_kernels(coords_y, coords_x, reg, eps_scaling, backend, max_iter)
-    for n_iter, (eps_k, kernel) in enumerate(steps, 1):
-        t_f = -eps_k * kernel.lse(log_a + f / eps_k)
-        if eps_k == reg:
-            # Row sums of the plan built from (f, f) are a * exp((f - T(f)) / eps).
-            err = _marginal_error(a, f, t_f, reg)
+
+    def step(eps: float, kernel: SeparableKernel, measure: bool) -> float:
+        nonlocal f
+        t_f = -eps * kernel.lse(log_a + f / eps)
+        # Row sums of the plan built from (f, f) are a * exp((f - T(f)) / eps).
+        err = _marginal_error(a, f, t_f, reg) if measure else math.inf
         f = 0.5 * (f + t_f)
-        if err < tol:
-            break
+        return err
+
+    n_iter, err = _iterate('sinkhorn_grid_symmetric', step, reg, coords_y, coords_x,
+                           max_iter, tol, eps_scaling, backend)
     return f, n_iter, err

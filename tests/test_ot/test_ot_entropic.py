@@ -9,14 +9,6 @@ from mmdepth_dgr.ot import entropic_ot_grid, grid_axis_coords
 from _ot_helpers import F64, grid_cost_matrix, random_hist
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _pot_entropic(x, y, cost, reg):
     """<T, M> + eps KL(T | x y^T) of POT's log-domain Sinkhorn plan."""
     plan = ot.sinkhorn(x, y, cost, reg, method='sinkhorn_log', stopThr=1e-13,

@@ -14,17 +14,18 @@ from mmdepth_dgr.ot import (DEFAULT_BACKEND, DEFAULT_EPS_SCALING, DEFAULT_MAX_IT
 from _ot_helpers import grid_cost_matrix, random_hist
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The problems here are tiny: thread hand-offs cost more than they save.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _centred(x):
     return x - x.mean(dim=(-1, -2), keepdim=True)
+
+
+def _solved(batch, h, w, reg, same=False):
+    """Histograms, grid, dense cost and the potentials converged to a 1e-12 marginal error."""
+    a = random_hist(batch, h, w)
+    b = a if same else random_hist(batch, h, w)
+    cy, cx, cost = grid_cost_matrix(h, w)
+    f, g, _, err = sinkhorn_grid_potentials(a, b, reg, cy, cx, max_iter=20000, tol=1e-12)
+    assert err < 1e-12
+    return a, b, cy, cx, cost, f, g
 
 
 @pytest.mark.parametrize('reg', [0.05, 0.01])
@@ -32,10 +33,7 @@ def test_potentials_equal_pot_sinkhorn_log_scalings(reg):
     # POT's plan is diag(u) K diag(v) with K = exp(-M / reg); ours is
     # a_i b_j exp((f_i + g_j - C_ij) / reg), so f = reg (log u - log a) up to a constant.
     h, w = 5, 7
-    a, b = random_hist(1, h, w), random_hist(1, h, w)
-    cy, cx, cost = grid_cost_matrix(h, w)
-    f, g, _, err = sinkhorn_grid_potentials(a, b, reg, cy, cx, max_iter=20000, tol=1e-12)
-    assert err < 1e-12
+    a, b, _, _, cost, f, g = _solved(1, h, w, reg)
     ak, bk = a[0].flatten().numpy(), b[0].flatten().numpy()
     _, log = ot.bregman.sinkhorn_log(ak, bk, cost, reg, stopThr=1e-14, numItermax=100000,
                                      log=True)
@@ -47,10 +45,7 @@ def test_potentials_equal_pot_sinkhorn_log_scalings(reg):
 
 @pytest.mark.parametrize('reg', [0.05, 0.01])
 def test_plan_cost_and_dual_value_equal_pot_sinkhorn2(reg):
-    h, w = 7, 9
-    a, b = random_hist(2, h, w), random_hist(2, h, w)
-    cy, cx, cost = grid_cost_matrix(h, w)
-    f, g, _, _ = sinkhorn_grid_potentials(a, b, reg, cy, cx, max_iter=20000, tol=1e-12)
+    a, b, cy, cx, cost, f, g = _solved(2, 7, 9, reg)
     sharp = grid_transport_cost(a, b, f, g, reg, cy, cx)
     dual = entropic_ot_grid(a, b, reg, cy, cx, debias=False, tol=1e-12, max_iter=20000)
     for k in range(2):
@@ -68,11 +63,8 @@ def test_plan_cost_and_dual_value_equal_pot_sinkhorn2(reg):
 
 @pytest.mark.parametrize('reg', [0.05, 0.01])
 def test_symmetric_self_transport_matches_alternating_solver_and_pot(reg):
-    h, w = 6, 8
-    a = random_hist(3, h, w)
-    cy, cx, cost = grid_cost_matrix(h, w)
+    a, _, cy, cx, cost, f, g = _solved(3, 6, 8, reg, same=True)
     p, _, err = sinkhorn_grid_symmetric(a, reg, cy, cx, max_iter=20000, tol=1e-12)
-    f, g, _, _ = sinkhorn_grid_potentials(a, a, reg, cy, cx, max_iter=20000, tol=1e-12)
     assert err < 1e-12
     # same fixed point: f = g = p up to the additive constant of the dual
     for q in (f, g):
@@ -139,7 +131,8 @@ def test_every_solver_entry_point_shares_the_package_defaults():
         assert params['reg'].default is inspect.Parameter.empty, fn.__name__
 
 
-@pytest.mark.parametrize('kwargs,key', [(dict(reg=0.0), 'reg'), (dict(reg=float('nan')), 'reg'),
+@pytest.mark.parametrize('kwargs,key', [(dict(reg=0.0), 'reg'),
+                                        (dict(reg=float('nan')), 'reg'),
                                         (dict(backend='gpu'), 'backend'),
                                         (dict(max_iter=0), 'max_iter'),
                                         (dict(tol=-1.0), 'tol'),

@@ -50,12 +50,9 @@ def _chamfer_terms(bin_centers: Tensor, target: Tensor,
     return torch.where(ok, term1 + term2, torch.zeros_like(term1)), ok
 
 
-def bins_chamfer_loss(bin_centers: Tensor,
-                      target: Tensor,
-                      valid_mask: Optional[Tensor] = None,
-                      *,
-                      weight: Optional[Tensor] = None,
-                      reduction: str = 'mean',
+def bins_chamfer_loss(bin_centers: Tensor, target: Tensor,
+                      valid_mask: Optional[Tensor] = None, *,
+                      weight: Optional[Tensor] = None, reduction: str = 'mean',
                       avg_factor: Optional[float] = None) -> Tensor:
     """Bidirectional squared chamfer distance between bin centres and valid depths.
 

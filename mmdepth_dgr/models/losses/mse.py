@@ -15,12 +15,8 @@ def _mse_terms(pred: Tensor, target: Tensor, mask: Tensor) -> Tuple[Tensor, Tens
     return diff ** 2, mask
 
 
-def masked_mse_loss(pred: Tensor,
-                    target: Tensor,
-                    valid_mask: Optional[Tensor] = None,
-                    *,
-                    weight: Optional[Tensor] = None,
-                    reduction: str = 'mean',
+def masked_mse_loss(pred: Tensor, target: Tensor, valid_mask: Optional[Tensor] = None, *,
+                    weight: Optional[Tensor] = None, reduction: str = 'mean',
                     avg_factor: Optional[float] = None) -> Tensor:
     """``mean_{valid i} (pred_i - target_i)^2`` pooled over the batch (m^2).
 

@@ -277,13 +277,19 @@ def test_reductions_and_image_weights(mode):
 NONFINITE = {'nan': float('nan'), '+inf': float('inf'), '-inf': float('-inf')}
 
 
+def _broken(pred, value, *pixels):
+    """A copy of ``pred`` with ``NONFINITE[value]`` at the (b, y, x) ``pixels``."""
+    out = pred.clone()
+    for b, y, x in pixels:
+        out[b, 0, y, x] = NONFINITE[value]
+    return out
+
+
 @pytest.mark.parametrize('mode', ['spatial', 'depth'])
 @pytest.mark.parametrize('value', list(NONFINITE))
 def test_nonfinite_prediction_drops_its_image_with_exactly_zero_gradient(mode, value):
     pred, target = _depth_pair(b=3, h=8, w=8)
-    broken = pred.clone()
-    broken[1, 0, 2, 3] = NONFINITE[value]
-    broken.requires_grad_(True)
+    broken = _broken(pred, value, (1, 2, 3)).requires_grad_(True)
     loss = otdl_loss(broken, target, mode=mode)
     loss.backward()
     assert torch.isfinite(loss)
@@ -306,9 +312,7 @@ def test_every_image_left_out_with_a_nonfinite_one_gives_nan_and_zero_gradients(
                                                                                  value):
     pred, target = _depth_pair(b=2, h=8, w=8)
     target[0] = 0                                     # image 0: no valid pixel
-    broken = pred.clone()
-    broken[1, 0, 5, 5] = NONFINITE[value]             # image 1: non-finite prediction
-    broken.requires_grad_(True)
+    broken = _broken(pred, value, (1, 5, 5)).requires_grad_(True)   # image 1: non-finite
     loss = OTDLoss(mode=mode)(broken, target)
     loss.backward()
     assert torch.isnan(loss)
@@ -322,9 +326,7 @@ def test_every_image_left_out_with_a_nonfinite_one_gives_nan_and_zero_gradients(
 @pytest.mark.parametrize('value', list(NONFINITE))
 def test_raise_mode_names_the_loss_and_the_image(mode, value):
     pred, target = _depth_pair(b=3, h=8, w=8)
-    broken = pred.clone()
-    broken[2, 0, 1, 1] = NONFINITE[value]
-    broken[2, 0, 4, 1] = NONFINITE[value]
+    broken = _broken(pred, value, (2, 1, 1), (2, 4, 1))
     with pytest.raises(FloatingPointError, match=r'otdl_loss .*image 2 \(2 pixels\)'):
         OTDLoss(mode=mode, nonfinite='raise')(broken, target)
     # at an invalid pixel it is no problem in either mode
