@@ -26,10 +26,9 @@ import numpy as np  # noqa: E402
 import ot  # noqa: E402
 import torch  # noqa: E402
 
-from mmdepth_dgr.models.losses import entropic_ot_grid, otdl_loss  # noqa: E402
-from mmdepth_dgr.models.losses.otdl import (grid_axis_coords,  # noqa: E402
-                                            grid_transport_cost,
-                                            sinkhorn_grid_potentials)
+from mmdepth_dgr.models.losses import otdl_loss  # noqa: E402
+from mmdepth_dgr.ot import (entropic_ot_grid, grid_axis_coords,  # noqa: E402
+                            grid_transport_cost, sinkhorn_grid_potentials)
 
 DEFAULT_CONFIG = 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py'
 

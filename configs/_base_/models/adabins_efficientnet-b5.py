@@ -48,7 +48,7 @@ model = dict(
         loss_decode=[
             dict(type='SILogDepthLoss', form='adabins', variance_focus=0.85, scale=10.0,
                  loss_weight=1.0, loss_name='loss_silog'),
-            dict(type='BinsChamferLoss', loss_weight=0.1, loss_name='loss_chamfer'),
-        ]),
+        ],
+        loss_bins=dict(type='BinsChamferLoss', loss_weight=0.1, loss_name='loss_chamfer')),
     train_cfg=dict(),
     test_cfg=dict(mode='whole', flip=True))

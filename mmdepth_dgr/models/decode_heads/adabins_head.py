@@ -15,7 +15,7 @@ See :mod:`.adabins_layers` for the bin math. The depth loss (SILog, AdaBins form
 ``d``; the chamfer loss (λ = 0.1) reads the bin centres ``c(b)`` and the valid ground
 truth depths of each image.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -23,7 +23,6 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
-from ..losses import BinsChamferLoss
 from .adabins_layers import AdaBinsMiniViT, AdaBinsUpBlock, bin_edges_and_centers
 from .depth_base_head import DepthBaseHead, add_loss
 
@@ -54,9 +53,9 @@ class AdaBinsHead(DepthBaseHead):
     the bottleneck. ``channels`` is the decoder width F after the bottleneck conv (2048
     in AdaBins); each of the ``L - 1`` up-blocks halves it.
 
-    Losses: every entry of ``loss_decode`` is called as ``loss(depth, gt, valid_mask)``
-    except :class:`~mmdepth_dgr.models.losses.BinsChamferLoss` entries, which get
-    ``loss(bin_centers (B, N), gt, valid_mask)``.
+    Losses: every entry of ``loss_decode`` is called as ``loss(depth, gt, valid_mask)``;
+    ``loss_bins`` (AdaBins: :class:`~mmdepth_dgr.models.losses.BinsChamferLoss`, weight
+    0.1) as ``loss(bin_centers (B, N), gt, valid_mask)``, as in :class:`DepthFormerHead`.
 
     Args:
         n_bins (int): Number of adaptive bins. Defaults to 256.
@@ -80,6 +79,8 @@ class AdaBinsHead(DepthBaseHead):
             numerically equal, 0 is the clean alternative. Defaults to 1.
         norm_cfg (dict): Norm of the up-blocks. Defaults to BN.
         act_cfg (dict): Activation of the up-blocks. Defaults to LeakyReLU(0.01).
+        loss_bins (dict, optional): Loss on the bin centres, called as
+            ``loss(centers (B, N), gt (B, 1, H, W), valid_mask=...)``. Defaults to None.
         **kwargs: :class:`DepthBaseHead` arguments (``in_channels``, ``channels``,
             ``in_index``, ``min_depth``, ``max_depth``, ``loss_decode``, ...).
     """
@@ -100,6 +101,7 @@ class AdaBinsHead(DepthBaseHead):
                  bottleneck_padding: int = 1,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  act_cfg: dict = dict(type='LeakyReLU', negative_slope=0.01),
+                 loss_bins: Optional[ConfigType] = None,
                  **kwargs) -> None:
         kwargs.setdefault('align_corners', True)
         super().__init__(**kwargs)
@@ -127,6 +129,7 @@ class AdaBinsHead(DepthBaseHead):
             ffn_dims=ffn_dims, max_patches=max_patches, dropout=vit_dropout,
             bin_norm=bin_norm, width_eps=width_eps)
         self.conv_out = nn.Conv2d(n_query, n_bins, 1)
+        self.loss_bins = MODELS.build(loss_bins) if loss_bins is not None else None
 
     def forward_with_bins(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
         """Depth (B, 1, h, w) at the finest level's resolution and bin centres (B, N)."""
@@ -153,25 +156,21 @@ class AdaBinsHead(DepthBaseHead):
 
         Args:
             pred (tuple[Tensor, Tensor] | Tensor): Output of :meth:`forward_with_bins`;
-                a bare depth tensor is accepted when no chamfer loss is configured.
+                a bare depth tensor is accepted when no ``loss_bins`` is configured.
             batch_data_samples (list[SegDataSample]): Samples with ``gt_depth_map``.
 
         Returns:
             dict[str, Tensor]: One entry per distinct ``loss_name``.
         """
         depth, centers = pred if isinstance(pred, (tuple, list)) else (pred, None)
-        gt, valid = self.gt_and_valid(batch_data_samples, depth)
-        depth = self.resize_to(depth, gt.shape[2:])
-        losses = {}
-        for loss_fn in self.loss_decode:
-            if isinstance(loss_fn, BinsChamferLoss):
-                if centers is None:
-                    raise ValueError(f'{_WHERE}: a BinsChamferLoss is configured but no '
-                                     'bin centres were given to loss_by_feat')
-                value = loss_fn(centers, gt, valid_mask=valid)
-            else:
-                value = loss_fn(depth, gt, valid_mask=valid)
-            add_loss(losses, loss_fn.loss_name, value)
+        losses = super().loss_by_feat(depth, batch_data_samples)
+        if self.loss_bins is not None:
+            if centers is None:
+                raise ValueError(f'{_WHERE}: loss_bins is configured but no bin centres '
+                                 'were given to loss_by_feat')
+            gt, valid = self.gt_and_valid(batch_data_samples, depth)
+            add_loss(losses, self.loss_bins.loss_name,
+                     self.loss_bins(centers, gt, valid_mask=valid))
         return losses
 
     def predict(self, inputs: Sequence[Tensor], batch_img_metas: List[dict],

@@ -8,36 +8,26 @@ is written here instead of adding that dependency. For image ``b`` with bin cent
 
 and the loss is the mean of ``L_b`` over images with at least one valid pixel (0 if none).
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
-import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .utils import depth_valid_mask
+from .base import BaseDepthLoss, depth_loss
 
 
-def bins_chamfer_loss(bin_centers: Tensor, target: Tensor,
-                      valid_mask: Optional[Tensor] = None) -> Tensor:
-    """Bidirectional squared chamfer distance between bin centres and valid depths.
-
-    Args:
-        bin_centers (Tensor): ``(B, K)`` (or ``(B, K, 1, 1)``) bin centres in metres.
-        target (Tensor): ``(B, 1, H, W)`` ground truth in metres, 0 = invalid.
-        valid_mask (Tensor, optional): Extra mask, intersected with the target's validity.
-            Defaults to None.
-
-    Returns:
-        Tensor: Scalar (m^2).
-    """
-    if bin_centers.dim() == 4:
+def _chamfer_terms(bin_centers: Tensor, target: Tensor,
+                   mask: Tensor) -> Tuple[Tensor, Tensor]:
+    """Per-image ``L_b`` (0 without valid pixels) and which images have a valid pixel."""
+    if bin_centers.dim() == 4 and bin_centers.shape[2:] == (1, 1):
         bin_centers = bin_centers.flatten(1)
     if bin_centers.dim() != 2 or bin_centers.shape[0] != target.shape[0]:
-        raise ValueError('bins_chamfer_loss: bin_centers must be (B, K) with the batch '
-                         f'size of target {tuple(target.shape)}, got '
-                         f'{tuple(bin_centers.shape)}')
-    mask = depth_valid_mask(target, valid_mask).flatten(1)               # (B, N)
+        raise ValueError('bins_chamfer_loss: bin_centers must be (B, K) (or (B, K, 1, 1)) '
+                         f'with the batch size of target {tuple(target.shape)}, got '
+                         f'{tuple(bin_centers.shape)}; a bin loss belongs in the head\'s '
+                         '`loss_bins`, not in `loss_decode` (which gets depth maps)')
+    mask = mask.flatten(1)                                               # (B, N)
     n = mask.sum(1)
     ok = n > 0
     # In 1-D the nearest element of a sorted set is one of the two neighbours of the
@@ -57,8 +47,31 @@ def bins_chamfer_loss(bin_centers: Tensor, target: Tensor,
     valid_depth, _ = torch.sort(valid_depth, dim=1)
     to_depth = _nearest_sq_dist(bin_centers, valid_depth, n)
     term2 = torch.where(ok[:, None], to_depth, torch.zeros_like(to_depth)).mean(1)
-    per_image = torch.where(ok, term1 + term2, torch.zeros_like(term1))
-    return per_image.sum() / ok.sum().clamp_min(1)
+    return torch.where(ok, term1 + term2, torch.zeros_like(term1)), ok
+
+
+def bins_chamfer_loss(bin_centers: Tensor, target: Tensor,
+                      valid_mask: Optional[Tensor] = None, *,
+                      weight: Optional[Tensor] = None, reduction: str = 'mean',
+                      avg_factor: Optional[float] = None) -> Tensor:
+    """Bidirectional squared chamfer distance between bin centres and valid depths.
+
+    Args:
+        bin_centers (Tensor): ``(B, K)`` (or ``(B, K, 1, 1)``) bin centres in metres.
+        target (Tensor): ``(B, 1, H, W)`` ground truth in metres, 0 = invalid.
+        valid_mask (Tensor, optional): Extra mask, intersected with the target's validity.
+            Defaults to None.
+        weight (Tensor, optional): Per-image weights ``(B,)``. Defaults to None.
+        reduction (str): ``'mean'`` (over images with a valid pixel), ``'sum'`` or
+            ``'none'`` (the ``(B,)`` values ``L_b``). Defaults to 'mean'.
+        avg_factor (float, optional): Divisor of the sum for ``'mean'``. Defaults to None.
+
+    Returns:
+        Tensor: Scalar (m^2).
+    """
+    return depth_loss(_chamfer_terms, bin_centers, target, valid_mask,
+                      where='bins_chamfer_loss', weight=weight, reduction=reduction,
+                      avg_factor=avg_factor, check_pair=False)
 
 
 def _nearest_sq_dist(query: Tensor, reference: Tensor, count: Tensor) -> Tensor:
@@ -88,31 +101,22 @@ def _nearest_sq_dist(query: Tensor, reference: Tensor, count: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class BinsChamferLoss(nn.Module):
-    """AdaBins' bin-centre chamfer loss, a thin wrapper of :func:`bins_chamfer_loss`.
+class BinsChamferLoss(BaseDepthLoss):
+    """AdaBins' bin-centre chamfer loss, the module of :func:`bins_chamfer_loss`.
 
-    Called as ``loss(bin_centers (B, K), target (B, 1, H, W), valid_mask=None)``.
+    Called as ``loss(bin_centers (B, K), target (B, 1, H, W), valid_mask=None)``; heads
+    that predict bins (AdaBins, DepthFormer) take it as ``loss_bins=dict(...)``, next to
+    ``loss_decode`` (whose losses get depth maps).
 
     Args:
         loss_weight (float): Multiplier of the loss (AdaBins uses 0.1). Defaults to 0.1.
         loss_name (str): Name of the loss item, must start with ``loss_``.
             Defaults to 'loss_bins_chamfer'.
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``. Defaults to 'mean'.
     """
 
-    def __init__(self, loss_weight: float = 0.1, loss_name: str = 'loss_bins_chamfer'):
-        super().__init__()
-        if not str(loss_name).startswith('loss_'):
-            raise ValueError(f'BinsChamferLoss: loss_name must start with "loss_", '
-                             f'got {loss_name!r}')
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
+    loss_fn = staticmethod(bins_chamfer_loss)
+    default_loss_name = 'loss_bins_chamfer'
 
-    def forward(self, bin_centers: Tensor, target: Tensor,
-                valid_mask: Optional[Tensor] = None) -> Tensor:
-        """Weighted chamfer loss; returns a scalar."""
-        return self.loss_weight * bins_chamfer_loss(bin_centers, target, valid_mask)
-
-    @property
-    def loss_name(self) -> str:
-        """str: Name of the loss item."""
-        return self._loss_name
+    def __init__(self, loss_weight: float = 0.1, **kwargs):
+        super().__init__(loss_weight=loss_weight, **kwargs)

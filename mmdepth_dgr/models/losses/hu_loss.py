@@ -20,15 +20,20 @@ on the gradients; by default (``subtract_offset=True``) it is removed, i.e.
 non-negative. ``subtract_offset=False`` reproduces Hu et al.'s values.
 """
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .utils import check_depth_pair, depth_valid_mask
+from .base import BaseDepthLoss, depth_loss
+
+
+def _check_hu_options(where: str, *, alpha: float, **_) -> None:
+    """Raise a ``ValueError`` naming ``where`` unless ``alpha > 0``."""
+    if not alpha > 0:
+        raise ValueError(f'{where}: alpha must be > 0, got {alpha}')
 
 
 def _sobel(depth: Tensor) -> Tensor:
@@ -44,35 +49,10 @@ def _erode3x3(mask: Tensor) -> Tensor:
     return F.max_pool2d(invalid, 3, stride=1) == 0
 
 
-def hu_depth_loss(pred: Tensor,
-                  target: Tensor,
-                  valid_mask: Optional[Tensor] = None,
-                  alpha: float = 0.5,
-                  depth_weight: float = 1.0,
-                  grad_weight: float = 1.0,
-                  normal_weight: float = 1.0,
-                  subtract_offset: bool = True) -> Tensor:
-    """Hu et al.'s loss (Eq. 18), see the module docstring.
-
-    Args:
-        pred (Tensor): ``(B, 1, H, W)`` predicted depth in metres.
-        target (Tensor): ``(B, 1, H, W)`` ground truth in metres, 0 = invalid.
-        valid_mask (Tensor, optional): Extra mask, intersected with the target's validity.
-            Defaults to None.
-        alpha (float): Offset of ``F(x) = ln(x + alpha)``. Defaults to 0.5.
-        depth_weight (float): Weight of ``L_depth``. Defaults to 1.0.
-        grad_weight (float): lambda, weight of ``L_grad``. Defaults to 1.0.
-        normal_weight (float): mu, weight of ``L_normal``. Defaults to 1.0.
-        subtract_offset (bool): Use ``F(x) - F(0)`` so identical maps give 0.
-            Defaults to True.
-
-    Returns:
-        Tensor: Scalar; a term with no valid pixel contributes 0.
-    """
-    check_depth_pair(pred, target, 'hu_depth_loss')
-    if not alpha > 0:
-        raise ValueError(f'hu_depth_loss: alpha must be > 0, got {alpha}')
-    mask = depth_valid_mask(target, valid_mask)
+def _hu_terms(pred: Tensor, target: Tensor, mask: Tensor, alpha: float,
+              depth_weight: float, grad_weight: float, normal_weight: float,
+              subtract_offset: bool) -> Tuple[Tensor, Tensor]:
+    """The batch-pooled Hu loss (one term) and whether any pixel is valid."""
     gt = torch.where(mask, target, torch.zeros_like(target))
     offset = math.log(alpha) if subtract_offset else 0.0
 
@@ -92,12 +72,56 @@ def hu_depth_loss(pred: Tensor,
     cos = (n_p * n_g).sum(1, keepdim=True) / (n_p.norm(dim=1, keepdim=True) *
                                               n_g.norm(dim=1, keepdim=True))
     l_normal = _masked_mean(1.0 - cos, grad_mask)
-    return depth_weight * l_depth + grad_weight * l_grad + normal_weight * l_normal
+    loss = depth_weight * l_depth + grad_weight * l_grad + normal_weight * l_normal
+    return loss, mask.any()
+
+
+def hu_depth_loss(pred: Tensor,
+                  target: Tensor,
+                  valid_mask: Optional[Tensor] = None,
+                  alpha: float = 0.5,
+                  depth_weight: float = 1.0,
+                  grad_weight: float = 1.0,
+                  normal_weight: float = 1.0,
+                  subtract_offset: bool = True,
+                  *,
+                  weight: Optional[Tensor] = None,
+                  reduction: str = 'mean',
+                  avg_factor: Optional[float] = None) -> Tensor:
+    """Hu et al.'s loss (Eq. 18), see the module docstring.
+
+    Each term is pooled over the valid pixels of the whole batch, so there is one loss
+    term per batch: ``reduction`` has nothing to average and ``weight`` is a scalar.
+
+    Args:
+        pred (Tensor): ``(B, 1, H, W)`` predicted depth in metres.
+        target (Tensor): ``(B, 1, H, W)`` ground truth in metres, 0 = invalid.
+        valid_mask (Tensor, optional): Extra mask, intersected with the target's validity.
+            Defaults to None.
+        alpha (float): Offset of ``F(x) = ln(x + alpha)``. Defaults to 0.5.
+        depth_weight (float): Weight of ``L_depth``. Defaults to 1.0.
+        grad_weight (float): lambda, weight of ``L_grad``. Defaults to 1.0.
+        normal_weight (float): mu, weight of ``L_normal``. Defaults to 1.0.
+        subtract_offset (bool): Use ``F(x) - F(0)`` so identical maps give 0.
+            Defaults to True.
+        weight (Tensor, optional): Scalar weight. Defaults to None.
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'`` (all give the one term).
+            Defaults to 'mean'.
+        avg_factor (float, optional): Divisor for ``'mean'``. Defaults to None.
+
+    Returns:
+        Tensor: Scalar; a term with no valid pixel contributes 0.
+    """
+    _check_hu_options('hu_depth_loss', alpha=alpha)
+    return depth_loss(_hu_terms, pred, target, valid_mask, where='hu_depth_loss',
+                      weight=weight, reduction=reduction, avg_factor=avg_factor,
+                      alpha=alpha, depth_weight=depth_weight, grad_weight=grad_weight,
+                      normal_weight=normal_weight, subtract_offset=subtract_offset)
 
 
 @MODELS.register_module()
-class HuDepthLoss(nn.Module):
-    """Hu et al.'s depth/gradient/normal loss, a thin wrapper of :func:`hu_depth_loss`.
+class HuDepthLoss(BaseDepthLoss):
+    """Hu et al.'s depth/gradient/normal loss, the module of :func:`hu_depth_loss`.
 
     Args:
         alpha (float): Offset of ``F(x) = ln(x + alpha)``. Defaults to 0.5.
@@ -108,37 +132,9 @@ class HuDepthLoss(nn.Module):
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
         loss_name (str): Name of the loss item, must start with ``loss_``.
             Defaults to 'loss_hu'.
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``. Defaults to 'mean'.
     """
 
-    def __init__(self,
-                 alpha: float = 0.5,
-                 depth_weight: float = 1.0,
-                 grad_weight: float = 1.0,
-                 normal_weight: float = 1.0,
-                 subtract_offset: bool = True,
-                 loss_weight: float = 1.0,
-                 loss_name: str = 'loss_hu'):
-        super().__init__()
-        if not str(loss_name).startswith('loss_'):
-            raise ValueError(f'HuDepthLoss: loss_name must start with "loss_", '
-                             f'got {loss_name!r}')
-        self.alpha = alpha
-        self.depth_weight = depth_weight
-        self.grad_weight = grad_weight
-        self.normal_weight = normal_weight
-        self.subtract_offset = subtract_offset
-        self.loss_weight = loss_weight
-        self._loss_name = loss_name
-
-    def forward(self, pred: Tensor, target: Tensor,
-                valid_mask: Optional[Tensor] = None) -> Tensor:
-        """Weighted Hu loss of ``(B, 1, H, W)`` depth maps; returns a scalar."""
-        return self.loss_weight * hu_depth_loss(
-            pred, target, valid_mask, alpha=self.alpha, depth_weight=self.depth_weight,
-            grad_weight=self.grad_weight, normal_weight=self.normal_weight,
-            subtract_offset=self.subtract_offset)
-
-    @property
-    def loss_name(self) -> str:
-        """str: Name of the loss item."""
-        return self._loss_name
+    loss_fn = staticmethod(hu_depth_loss)
+    default_loss_name = 'loss_hu'
+    check_options = staticmethod(_check_hu_options)

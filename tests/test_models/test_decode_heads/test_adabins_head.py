@@ -24,8 +24,8 @@ TINY_HEAD = dict(
     channels=64, n_bins=16, n_query=8, decoder_channels=16, embed_dims=16, patch_size=4,
     num_heads=2, num_layers=1, ffn_dims=32, max_patches=128, min_depth=1e-3,
     max_depth=10.0,
-    loss_decode=[dict(type='SILogDepthLoss', form='adabins', loss_name='loss_silog'),
-                 dict(type='BinsChamferLoss', loss_weight=0.1, loss_name='loss_chamfer')])
+    loss_decode=[dict(type='SILogDepthLoss', form='adabins', loss_name='loss_silog')],
+    loss_bins=dict(type='BinsChamferLoss', loss_weight=0.1, loss_name='loss_chamfer'))
 TINY_MODEL = dict(
     type='MonoDepthEstimator',
     data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
@@ -246,7 +246,9 @@ def test_leaf_config_builds_with_pretrained_off(path):
     assert cfg.model.decode_head.max_depth == max_depth
     assert cfg.val_evaluator.max_depth == max_depth
     names = [d['loss_name'] for d in cfg.model.decode_head.loss_decode]
-    assert names == ['loss_silog', 'loss_chamfer']
+    assert names == ['loss_silog']
+    assert cfg.model.decode_head.loss_bins == dict(type='BinsChamferLoss', loss_weight=0.1,
+                                                   loss_name='loss_chamfer')
     cfg.model.backbone.pretrained = False
     model = MODELS.build(cfg.model)
     assert isinstance(model.decode_head, AdaBinsHead)

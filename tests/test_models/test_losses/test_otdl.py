@@ -1,4 +1,6 @@
-"""OTDL (Sec. 3.3, Eq. 11-14): values against POT and closed forms, gradients, masks."""
+"""OTDL (Sec. 3.3, Eq. 11-14): values against POT and closed forms, gradients, masks.
+
+The Sinkhorn solver itself is tested against POT in tests/test_ot/."""
 
 import numpy as np
 import ot
@@ -6,10 +8,7 @@ import pytest
 import torch
 from mmseg.registry import MODELS
 
-from mmdepth_dgr.models.losses import OTDLoss, entropic_ot_grid, otdl_loss
-from mmdepth_dgr.models.losses.otdl import (grid_axis_coords, grid_transport_cost,
-                                            sinkhorn_grid_potentials,
-                                            sinkhorn_grid_symmetric)
+from mmdepth_dgr.models.losses import OTDLoss, otdl_loss
 
 F64 = torch.float64
 
@@ -27,20 +26,6 @@ def _blob(h, w, cy, cx, sigma=2.5, base=0.0):
     y = torch.arange(h, dtype=F64)[:, None]
     x = torch.arange(w, dtype=F64)[None]
     return (base + torch.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * sigma ** 2)))[None, None]
-
-
-def _random_hist(b, h, w, power=3.0):
-    x = torch.rand(b, h, w, dtype=F64) ** power + 1e-3
-    return x / x.sum(dim=(-1, -2), keepdim=True)
-
-
-def _grid_cost_matrix(h, w):
-    size = max(h, w)
-    cy = grid_axis_coords(h, 1, size, dtype=F64, device='cpu')
-    cx = grid_axis_coords(w, 1, size, dtype=F64, device='cpu')
-    yy, xx = torch.meshgrid(cy, cx, indexing='ij')
-    pts = torch.stack([yy.flatten(), xx.flatten()], 1)
-    return cy, cx, (torch.cdist(pts, pts) ** 2).numpy()
 
 
 def _depth_pair(b=2, h=5, w=6):
@@ -99,112 +84,10 @@ def test_identical_maps_cost_zero():
     assert float(otdl_loss(target.clone(), target, mode='spatial', debias=False)) > 0
 
 
-@pytest.mark.parametrize('debias', [True, False])
-def test_entropic_ot_is_symmetric(debias):
-    a, b = _random_hist(2, 7, 9), _random_hist(2, 7, 9)
-    ab = entropic_ot_grid(a, b, 0.02, debias=debias, tol=1e-12, max_iter=5000)
-    ba = entropic_ot_grid(b, a, 0.02, debias=debias, tol=1e-12, max_iter=5000)
-    torch.testing.assert_close(ab, ba, rtol=1e-9, atol=1e-12)
-
-
 def test_depth_mode_is_symmetric_for_fully_valid_maps():
     pred, target = _depth_pair()
     torch.testing.assert_close(otdl_loss(pred, target, mode='depth'),
                                otdl_loss(target, pred, mode='depth'))
-
-
-@pytest.mark.parametrize('reg', [0.05, 0.01])
-def test_sinkhorn_matches_pot_dense(reg):
-    h, w = 7, 9
-    a, b = _random_hist(2, h, w), _random_hist(2, h, w)
-    cy, cx, cost = _grid_cost_matrix(h, w)
-    f, g, _, _ = sinkhorn_grid_potentials(a, b, reg, cy, cx, max_iter=20000, tol=1e-12)
-    sharp = grid_transport_cost(a, b, f, g, reg, cy, cx)
-    dual = entropic_ot_grid(a, b, reg, cy, cx, debias=False, tol=1e-12, max_iter=20000)
-    for k in range(2):
-        ak, bk = a[k].flatten().numpy(), b[k].flatten().numpy()
-        ref = ot.sinkhorn2(ak, bk, cost, reg, method='sinkhorn_log', stopThr=1e-13,
-                           numItermax=100000)
-        assert float(sharp[k]) == pytest.approx(float(ref), rel=1e-6)
-        # dual value = <T, M> + eps KL(T | a x b), computed from POT's plan
-        plan = ot.sinkhorn(ak, bk, cost, reg, method='sinkhorn_log', stopThr=1e-13,
-                           numItermax=100000)
-        kl = np.sum(plan * np.log(plan / np.outer(ak, bk)))
-        assert float(dual[k]) == pytest.approx(float(np.sum(plan * cost) + reg * kl),
-                                               rel=1e-6)
-
-
-@pytest.mark.parametrize('reg', [0.05, 0.01])
-def test_symmetric_self_transport_matches_alternating_solver_and_pot(reg):
-    h, w = 6, 8
-    a = _random_hist(3, h, w)
-    cy, cx, cost = _grid_cost_matrix(h, w)
-    p, n_sym, err = sinkhorn_grid_symmetric(a, reg, cy, cx, max_iter=20000, tol=1e-12)
-    f, g, n_alt, _ = sinkhorn_grid_potentials(a, a, reg, cy, cx, max_iter=20000, tol=1e-12)
-    assert err < 1e-12
-    # same fixed point: f = g = p up to the additive constant of the dual
-    def centred(x):
-        return x - x.mean(dim=(-1, -2), keepdim=True)
-
-    for q in (f, g):
-        torch.testing.assert_close(centred(p), centred(q), rtol=0, atol=1e-9)
-    value = 2 * (a * p).flatten(1).sum(1)
-    for k in range(3):
-        ak = a[k].flatten().numpy()
-        plan = ot.sinkhorn(ak, ak, cost, reg, method='sinkhorn_log', stopThr=1e-13,
-                           numItermax=100000)
-        ref = np.sum(plan * cost) + reg * np.sum(plan * np.log(plan / np.outer(ak, ak)))
-        assert float(value[k]) == pytest.approx(float(ref), rel=1e-8)
-
-
-@pytest.mark.parametrize('reg', [0.05, 0.002, 0.0012])
-def test_kernel_products_agree_with_exact_log_sum_exp(reg):
-    """'auto' takes the one-shift kernel product (0.05), the per-axis shifted product
-    (0.002: per axis max(C) / eps <= 500 but the sum is not) or exact log-sum-exps (0.0012);
-    each must give the exact ('lse') potentials."""
-    from mmdepth_dgr.models.losses.otdl import _SeparableKernel, _axis_cost
-    h, w = 6, 8
-    a, b = _random_hist(2, h, w), _random_hist(2, h, w)
-    cy, cx, _ = _grid_cost_matrix(h, w)
-    kernel = _SeparableKernel(_axis_cost(cy), _axis_cost(cx), reg, 'auto')
-    assert (kernel.fused, kernel.kx is not None) == {0.05: (True, True),
-                                                     0.002: (False, True),
-                                                     0.0012: (False, False)}[reg]
-    exact = sinkhorn_grid_potentials(a, b, reg, cy, cx, max_iter=300, tol=0, backend='lse')
-    auto = sinkhorn_grid_potentials(a, b, reg, cy, cx, max_iter=300, tol=0, backend='auto')
-    for x, y in zip(exact[:2], auto[:2]):
-        torch.testing.assert_close(x, y, rtol=1e-9, atol=1e-12)
-    sym_exact = sinkhorn_grid_symmetric(a, reg, cy, cx, max_iter=300, tol=0, backend='lse')
-    sym_auto = sinkhorn_grid_symmetric(a, reg, cy, cx, max_iter=300, tol=0, backend='auto')
-    torch.testing.assert_close(sym_exact[0], sym_auto[0], rtol=1e-9, atol=1e-12)
-
-
-def test_debiased_value_is_the_sinkhorn_divergence_of_pot_terms():
-    h, w, reg = 6, 8, 0.03
-    a, b = _random_hist(2, h, w), _random_hist(2, h, w)
-    cy, cx, cost = _grid_cost_matrix(h, w)
-    ours = entropic_ot_grid(a, b, reg, cy, cx, debias=True, tol=1e-12, max_iter=20000)
-
-    def pot_ot(x, y):
-        plan = ot.sinkhorn(x, y, cost, reg, method='sinkhorn_log', stopThr=1e-13,
-                           numItermax=100000)
-        return np.sum(plan * cost) + reg * np.sum(plan * np.log(plan / np.outer(x, y)))
-
-    for k in range(2):
-        ak, bk = a[k].flatten().numpy(), b[k].flatten().numpy()
-        ref = pot_ot(ak, bk) - pot_ot(ak, ak) / 2 - pot_ot(bk, bk) / 2
-        assert float(ours[k]) == pytest.approx(float(ref), rel=1e-7)
-
-
-def test_sinkhorn_cost_tends_to_exact_emd_for_small_eps():
-    # grid spacing^2 = 1/64 >> eps = 1e-3: the entropic plan is essentially the exact one.
-    h, w = 6, 8
-    a, b = _random_hist(1, h, w), _random_hist(1, h, w)
-    cy, cx, cost = _grid_cost_matrix(h, w)
-    f, g, _, _ = sinkhorn_grid_potentials(a, b, 1e-3, cy, cx, max_iter=20000, tol=1e-11)
-    sharp = float(grid_transport_cost(a, b, f, g, 1e-3, cy, cx)[0])
-    exact = ot.emd2(a[0].flatten().numpy(), b[0].flatten().numpy(), cost)
-    assert sharp == pytest.approx(exact, rel=1e-3)
 
 
 @pytest.mark.parametrize('weights', ['mass', 'uniform'])
@@ -333,10 +216,122 @@ def test_registry_build_with_loss_name_and_weight():
 @pytest.mark.parametrize('kwargs,key', [(dict(mode='pixels'), 'mode'),
                                         (dict(mass_fn='abs'), 'mass_fn'),
                                         (dict(depth_weights='x'), 'depth_weights'),
-                                        (dict(loss_name='otdl'), 'loss_name')])
-def test_bad_options_raise_naming_the_option(kwargs, key):
-    with pytest.raises(ValueError, match=key):
+                                        (dict(loss_name='otdl'), 'loss_name'),
+                                        (dict(nonfinite='ignore'), 'nonfinite'),
+                                        (dict(downsample=1.5), 'downsample'),
+                                        (dict(compute_dtype='int32'), 'compute_dtype'),
+                                        (dict(min_mass=0.0), 'min_mass'),
+                                        (dict(reg=-0.1), 'reg'),
+                                        (dict(backend='cuda'), 'backend'),
+                                        (dict(reduction='avg'), 'reduction')])
+def test_bad_options_raise_naming_the_option_when_built_and_when_called(kwargs, key):
+    with pytest.raises(ValueError, match=f'OTDLoss: {key}'):
         OTDLoss(**kwargs)
+    if key not in ('loss_name', 'reduction'):
+        pred, target = _depth_pair()
+        with pytest.raises(ValueError, match=f'otdl_loss: {key}'):
+            otdl_loss(pred, target, **kwargs)
+
+
+def test_unknown_option_raises_listing_the_options():
+    with pytest.raises(TypeError, match="OTDLoss: unknown option.*'epsilon'.*'reg'"):
+        OTDLoss(epsilon=0.05)
+
+
+def test_compute_dtype_and_min_mass_are_reachable_from_the_module():
+    pred, target = _depth_pair(b=2, h=8, w=8)
+    f32 = OTDLoss(compute_dtype='float32')(pred, target)
+    assert torch.equal(f32, otdl_loss(pred, target, compute_dtype=torch.float32))
+    f64 = OTDLoss()(pred, target)
+    assert not torch.equal(f32, f64)
+    assert float(f32) == pytest.approx(float(f64), rel=1e-3)
+    # image 1 with a total valid mass below min_mass (metres x pixels) is left out
+    low = target.clone()
+    low[1] = low[1] / low[1].sum() * 0.5            # total mass 0.5
+    alone = otdl_loss(pred[:1], target[:1])
+    got = OTDLoss(min_mass=1.0)(pred, low)
+    torch.testing.assert_close(got, alone, rtol=1e-9, atol=0)
+    assert float(OTDLoss(min_mass=0.1)(pred, low)) != pytest.approx(float(alone), rel=1e-6)
+
+
+@pytest.mark.parametrize('mode', ['spatial', 'depth'])
+def test_reductions_and_image_weights(mode):
+    pred, target = _depth_pair(b=3, h=8, w=8)
+    target[2] = 0                                      # image 2 has no valid pixel
+    loss = OTDLoss(mode=mode, reduction='none')
+    per_image = loss(pred, target)
+    assert per_image.shape == (3,) and float(per_image[2]) == 0.0
+    assert torch.equal(otdl_loss(pred, target, mode=mode),
+                       per_image.sum() / 2)            # mean over the two that count
+    torch.testing.assert_close(loss(pred, target, reduction_override='sum'),
+                               per_image.sum())
+    w = torch.tensor([2.0, 0.5, 7.0], dtype=pred.dtype)
+    torch.testing.assert_close(loss(pred, target, weight=w, reduction_override='mean'),
+                               (2.0 * per_image[0] + 0.5 * per_image[1]) / 2)
+    torch.testing.assert_close(
+        loss(pred, target, weight=w, avg_factor=4.0, reduction_override='mean'),
+        (2.0 * per_image[0] + 0.5 * per_image[1]) / (4.0 + torch.finfo(torch.float32).eps))
+
+
+# ---------------------------------------------------------------- non-finite predictions
+NONFINITE = {'nan': float('nan'), '+inf': float('inf'), '-inf': float('-inf')}
+
+
+def _broken(pred, value, *pixels):
+    """A copy of ``pred`` with ``NONFINITE[value]`` at the (b, y, x) ``pixels``."""
+    out = pred.clone()
+    for b, y, x in pixels:
+        out[b, 0, y, x] = NONFINITE[value]
+    return out
+
+
+@pytest.mark.parametrize('mode', ['spatial', 'depth'])
+@pytest.mark.parametrize('value', list(NONFINITE))
+def test_nonfinite_prediction_drops_its_image_with_exactly_zero_gradient(mode, value):
+    pred, target = _depth_pair(b=3, h=8, w=8)
+    broken = _broken(pred, value, (1, 2, 3)).requires_grad_(True)
+    loss = otdl_loss(broken, target, mode=mode)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.all(broken.grad[1] == 0)
+    # the other two images give what they give alone, value and gradient
+    rest = pred[[0, 2]].clone().requires_grad_(True)
+    alone = otdl_loss(rest, target[[0, 2]], mode=mode)
+    alone.backward()
+    torch.testing.assert_close(loss, alone, rtol=1e-9, atol=0)
+    torch.testing.assert_close(broken.grad[[0, 2]], rest.grad, rtol=1e-7, atol=1e-15)
+    assert torch.any(rest.grad != 0)
+    # per image: NaN nowhere while another image counts
+    per_image = otdl_loss(broken.detach(), target, mode=mode, reduction='none')
+    assert torch.isfinite(per_image).all() and float(per_image[1]) == 0.0
+
+
+@pytest.mark.parametrize('mode', ['spatial', 'depth'])
+@pytest.mark.parametrize('value', list(NONFINITE))
+def test_every_image_left_out_with_a_nonfinite_one_gives_nan_and_zero_gradients(mode,
+                                                                                 value):
+    pred, target = _depth_pair(b=2, h=8, w=8)
+    target[0] = 0                                     # image 0: no valid pixel
+    broken = _broken(pred, value, (1, 5, 5)).requires_grad_(True)   # image 1: non-finite
+    loss = OTDLoss(mode=mode)(broken, target)
+    loss.backward()
+    assert torch.isnan(loss)
+    assert torch.all(broken.grad == 0)
+    # left out for missing mass only, the loss stays 0: not a problem of the model
+    empty = otdl_loss(broken.detach(), torch.zeros_like(target), mode=mode)
+    assert float(empty) == 0.0
+
+
+@pytest.mark.parametrize('mode', ['spatial', 'depth'])
+@pytest.mark.parametrize('value', list(NONFINITE))
+def test_raise_mode_names_the_loss_and_the_image(mode, value):
+    pred, target = _depth_pair(b=3, h=8, w=8)
+    broken = _broken(pred, value, (2, 1, 1), (2, 4, 1))
+    with pytest.raises(FloatingPointError, match=r'otdl_loss .*image 2 \(2 pixels\)'):
+        OTDLoss(mode=mode, nonfinite='raise')(broken, target)
+    # at an invalid pixel it is no problem in either mode
+    target[2, 0, 1, 1] = target[2, 0, 4, 1] = 0
+    assert torch.isfinite(otdl_loss(broken, target, mode=mode, nonfinite='raise'))
 
 
 def test_shape_mismatch_raises():

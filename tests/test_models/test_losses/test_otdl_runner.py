@@ -1,4 +1,5 @@
-"""A few Runner iterations of configs/otdl/ (Eq. 17: MSE + lambda * OTDL) on generated data."""
+"""A few Runner iterations of configs/otdl/ (Eq. 17: MSE + lambda * OTDL) on generated data,
+and what a non-finite prediction does to an OTDL training run."""
 import copy
 import os.path as osp
 
@@ -7,7 +8,13 @@ import torch
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-MSE_OTDL = osp.join(REPO, 'configs/otdl/mit-b0_regression-mse-otdl_1xb4-600iter_synnyu-240x320.py')
+OTDL_CONFIGS = osp.join(REPO, 'configs', 'otdl')
+MSE_OTDL = osp.join(OTDL_CONFIGS, 'mit-b0_regression-mse-otdl_1xb4-600iter_synnyu-240x320.py')
+OTDL_ONLY = {  # Table 2's OTDL-only configs, one per reading
+    'spatial': osp.join(OTDL_CONFIGS, 'mit-b0_regression-otdl_1xb4-600iter_synnyu-240x320.py'),
+    'depth': osp.join(OTDL_CONFIGS,
+                      'mit-b0_regression-otdl-depth_1xb4-600iter_synnyu-240x320.py')}
+NONFINITE = {'nan': float('nan'), '+inf': float('inf'), '-inf': float('-inf')}
 
 
 @pytest.fixture(scope='module')
@@ -20,8 +27,8 @@ def tiny_nyu_root(tmp_path_factory):
     return root
 
 
-def _runner_cfg(work_dir, data_root):
-    cfg = Config.fromfile(MSE_OTDL)
+def _runner_cfg(work_dir, data_root, config=MSE_OTDL):
+    cfg = Config.fromfile(config)
     syn = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/synthetic_nyu.py'))
     for split in ('train', 'val', 'test'):
         loader = copy.deepcopy(syn[f'{split}_dataloader'])
@@ -55,3 +62,54 @@ def test_mse_plus_otdl_config_trains_a_few_iterations(tiny_nyu_root, tmp_path):
     after = runner.model.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before
                if k.startswith('decode_head.'))
+
+
+def _otdl_only_runner(mode, work_dir, data_root, iters):
+    """A Runner of the OTDL-only config without validation (the prediction is broken)."""
+    from mmengine.runner import Runner
+    cfg = _runner_cfg(work_dir, data_root, OTDL_ONLY[mode])
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters, val_interval=1000)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
+    cfg.param_scheduler = []
+    return Runner.from_cfg(cfg)
+
+
+def _break_prediction(head, images, value):
+    """Make the head predict ``value`` everywhere on the batch entries ``images``."""
+    forward = head.forward
+
+    def broken(inputs):
+        depth = forward(inputs)
+        bad = torch.zeros(depth.shape[0], 1, 1, 1, dtype=torch.bool, device=depth.device)
+        bad[list(images)] = True
+        return torch.where(bad, torch.full_like(depth, value), depth)
+
+    head.forward = broken
+
+
+@pytest.mark.parametrize('mode', ['spatial', 'depth'])
+def test_training_goes_on_when_one_image_of_the_batch_predicts_nan(mode, tiny_nyu_root,
+                                                                     tmp_path):
+    runner = _otdl_only_runner(mode, str(tmp_path), tiny_nyu_root, iters=2)
+    _break_prediction(runner.model.decode_head, [1], float('nan'))
+    before = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    runner.train()   # NonFiniteLossHook (default_runtime) would raise on a NaN loss/weight
+    values = runner.message_hub.get_scalar('train/decode.loss_otdl').data[0]
+    assert len(values) == 2 and all(v > 0 for v in values), values
+    after = runner.model.state_dict()
+    assert all(torch.isfinite(v).all() for v in after.values() if v.is_floating_point())
+    assert any(not torch.equal(before[k], after[k]) for k in before
+               if k.startswith('decode_head.'))
+
+
+@pytest.mark.parametrize('mode', ['spatial', 'depth'])
+@pytest.mark.parametrize('value', list(NONFINITE))
+def test_nonfinite_loss_hook_stops_a_run_whose_every_image_is_nonfinite(mode, value,
+                                                                        tiny_nyu_root,
+                                                                        tmp_path):
+    runner = _otdl_only_runner(mode, str(tmp_path), tiny_nyu_root, iters=1)
+    assert 'NonFiniteLossHook' in [type(h).__name__ for h in runner.hooks]
+    _break_prediction(runner.model.decode_head, [0, 1], NONFINITE[value])
+    with pytest.raises(FloatingPointError, match='iteration 1 .*decode.loss_otdl=nan'):
+        runner.train()
