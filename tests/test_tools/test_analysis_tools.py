@@ -5,6 +5,7 @@ import os.path as osp
 
 import cv2
 import pytest
+import torch
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -165,3 +166,18 @@ def test_dgr_overhead_strips_dgr_and_its_placement_from_a_dgr_config(tmp_path):
     host = tool._host_model_cfg(tool.parse_args(['--config', str(cfg)]))
     assert host['backbone']['type'] == 'MixVisionTransformer'
     assert not {'placement', 'dgr', 'host_type'} & set(host['backbone'])
+
+
+def test_dgr_overhead_flops_include_the_stencil_taps_flop_counters_skip():
+    from mmengine.analysis import get_model_complexity_info
+
+    from mmdepth_dgr.models.layers import DGRBlock
+    tool = _tool('dgr_overhead')
+    model = DGRBlock(8).eval()
+    x = torch.randn(2, 8, 6, 5)
+    params, flops = tool._complexity(model, x)
+    plain = get_model_complexity_info(model, inputs=(x, ), show_table=False,
+                                      show_arch=False)['flops']
+    # 5-point Laplacian (5 taps) + (∂x, ∂y) of it (2 taps each), per channel and pixel
+    assert flops - plain == 2 * 6 * 5 * 8 * (5 + 2 + 2)
+    assert params == sum(p.numel() for p in model.parameters())

@@ -198,8 +198,30 @@ def _build(cfg: dict) -> nn.Module:
 
 
 def _complexity(model: nn.Module, x: torch.Tensor):
-    info = get_model_complexity_info(model, inputs=(x,), show_table=False, show_arch=False)
-    return info['params'], info['flops']
+    """Params and FLOPs (multiply-accumulates) of ``model`` at input ``x``.
+
+    mmengine's FlopAnalyzer counts convolutions and matrix products but, like fvcore,
+    skips element-wise ops, which is how DGR's fixed stencils are evaluated (shifted-slice
+    sums). Their multiply-accumulates (non-zero taps x channels x pixels, see
+    ``FixedDerivatives.macs_per_pixel``) are added here so the count does not depend on
+    the evaluation.
+    """
+    from mmdepth_dgr.models.layers import DGRBlock
+    stencil = {}  # per block (the analysis may run the model more than once)
+
+    def hook(block, args):
+        b, _, h, w = (int(v) for v in args[0].shape)
+        stencil[id(block)] = b * h * w * block.derivatives.macs_per_pixel()
+
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules()
+               if isinstance(m, DGRBlock)]
+    try:
+        info = get_model_complexity_info(model, inputs=(x,), show_table=False,
+                                         show_arch=False)
+    finally:
+        for h in handles:
+            h.remove()
+    return info['params'], info['flops'] + sum(stencil.values())
 
 
 @torch.no_grad()

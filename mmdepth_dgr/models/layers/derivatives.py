@@ -506,6 +506,15 @@ class FixedDerivatives(nn.Module):
             return lap, None
         return lap, _interleave(self.third_parts(x, lap))
 
+    def macs_per_pixel(self) -> int:
+        """Multiply-accumulates per output pixel: the non-zero stencil taps of ``∇²`` and
+        ``∇³`` over all channels (what a FLOP counter would count for the equivalent
+        depthwise convolutions restricted to their non-zero taps; FLOP counters skip
+        the element-wise ops the stencils are evaluated with)."""
+        def taps(t):
+            return sum(len(plus) + len(minus) for _, plus, minus in t)
+        return self.channels * (taps(self._lap_taps) + sum(taps(t) for t in self._third_taps))
+
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, laplacian={self.laplacian!r}, '
                 f'third_order={self.third_order!r}, padding_mode={self.padding_mode!r}')
