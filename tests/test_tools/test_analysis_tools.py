@@ -5,6 +5,7 @@ import os.path as osp
 
 import cv2
 import pytest
+import torch
 from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -78,3 +79,105 @@ def test_print_config_applies_cfg_options_and_saves(tmp_path, capsys):
     assert Config.fromfile(save).model.decode_head.max_depth == 80
     with pytest.raises(FileNotFoundError, match='nope.py'):
         _tool('print_config').main([str(tmp_path / 'nope.py')])
+
+
+# ------------------------------------------------------------------ dgr_overhead.py
+_TINY = ['--host', 'mit-b0', '--shape', '32', '32', '--warmup', '0', '--no-complexity',
+         '--stages', '3']
+
+
+def test_dgr_overhead_refuses_latency_when_the_load_exceeds_the_cores(monkeypatch, capsys):
+    tool = _tool('dgr_overhead')
+    monkeypatch.setattr(tool.os, 'cpu_count', lambda: 2)
+    monkeypatch.setattr(tool.os, 'getloadavg', lambda: (2.5, 1.0, 1.0))
+    with pytest.raises(SystemExit) as exc:
+        tool.main(_TINY + ['--repeats', '2'])
+    assert exc.value.code == 3
+    err = capsys.readouterr().err
+    assert 'refusing to report latency' in err and '2.50' in err and '2 cores' in err
+
+
+def test_dgr_overhead_force_reports_under_load_and_marks_the_output(monkeypatch, capsys):
+    tool = _tool('dgr_overhead')
+    monkeypatch.setattr(tool.os, 'cpu_count', lambda: 2)
+    monkeypatch.setattr(tool.os, 'getloadavg', lambda: (7.0, 6.0, 5.0))
+    tool.main(_TINY + ['--repeats', '2', '--force'])
+    out = capsys.readouterr().out
+    assert out.count('FORCED') >= 3  # both load lines and the closing note
+    assert '| host |' in out and 'DGR defaults stages=[3]' in out
+
+
+def test_dgr_overhead_prints_cpu_threads_load_rounds_median_and_range(monkeypatch, capsys):
+    tool = _tool('dgr_overhead')
+    monkeypatch.setattr(tool.os, 'cpu_count', lambda: 64)
+    monkeypatch.setattr(tool.os, 'getloadavg', lambda: (0.5, 0.4, 0.3))
+    tool.main(_TINY + ['--repeats', '3', '--threads', '1'])
+    out = capsys.readouterr().out
+    assert tool.cpu_model() in out and '1 threads' in out
+    assert 'load average at start: 0.50' in out and 'load average at end: 0.50' in out
+    assert 'FORCED' not in out and '3 paired interleaved rounds' in out
+    rounds = out.split('Rounds')[1].strip().splitlines()[1:]
+    assert rounds[0].startswith('host: ') and len(rounds[0].split()) == 1 + 3
+    assert len(rounds[1].split(': ')[1].split()) == 3  # three per-round ratios
+    row = [line for line in out.splitlines() if line.startswith('| DGR')][0]
+    assert ' … ' in row.split('|')[-2]  # the range column
+
+
+def test_dgr_overhead_no_latency_runs_on_a_loaded_machine(monkeypatch, capsys):
+    tool = _tool('dgr_overhead')
+    monkeypatch.setattr(tool.os, 'cpu_count', lambda: 1)
+    monkeypatch.setattr(tool.os, 'getloadavg', lambda: (50.0, 50.0, 50.0))
+    tool.main(['--host', 'mit-b0', '--shape', '32', '32', '--no-latency', '--stages', '3'])
+    out = capsys.readouterr().out
+    assert 'load average' not in out and '| host |' in out and '%' in out
+
+
+def test_dgr_overhead_defaults_to_fifteen_rounds_and_takes_a_placement():
+    tool = _tool('dgr_overhead')
+    args = tool.parse_args([])
+    assert args.repeats >= 15 and args.placement is None and args.form == 'backbone'
+    assert tool.parse_args(['--placement', 'stage']).placement == 'stage'
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--placement', 'everywhere'])
+
+
+def test_dgr_overhead_placement_reaches_the_dgr_backbone_config():
+    # Config plumbing only: DGRBackbone(placement=...) itself is tested with the backbone.
+    tool = _tool('dgr_overhead')
+    host = dict(type='EncoderDecoder', backbone=dict(type='MixVisionTransformer'))
+    for placement in ('block', 'stage'):
+        cfg = tool._variant_cfg(host, True, 'backbone', {}, None, [32], placement)
+        assert cfg['backbone']['type'] == 'DGRBackbone'
+        assert cfg['backbone']['placement'] == placement
+        assert cfg['backbone']['backbone'] == host['backbone']
+        bare = tool._variant_cfg(host['backbone'], False, 'backbone', {}, None, [32],
+                                 placement)
+        assert bare['placement'] == placement
+    assert 'placement' not in tool._variant_cfg(host, True, 'backbone', {}, None, [32])[
+        'backbone']
+
+
+def test_dgr_overhead_strips_dgr_and_its_placement_from_a_dgr_config(tmp_path):
+    tool = _tool('dgr_overhead')
+    cfg = tmp_path / 'x-dgr.py'
+    cfg.write_text(f"_base_ = '{CONFIG}'\nmodel = dict(backbone=dict(type='DGRBackbone', "
+                   "host_type='MixVisionTransformer', placement='stage', "
+                   "dgr=dict(preset='authors')))\n")
+    host = tool._host_model_cfg(tool.parse_args(['--config', str(cfg)]))
+    assert host['backbone']['type'] == 'MixVisionTransformer'
+    assert not {'placement', 'dgr', 'host_type'} & set(host['backbone'])
+
+
+def test_dgr_overhead_flops_include_the_stencil_taps_flop_counters_skip():
+    from mmengine.analysis import get_model_complexity_info
+
+    from mmdepth_dgr.models.layers import DGRBlock
+    tool = _tool('dgr_overhead')
+    model = DGRBlock(8).eval()
+    x = torch.randn(2, 8, 6, 5)
+    params, flops = tool._complexity(model, x)
+    plain = get_model_complexity_info(model, inputs=(x, ), show_table=False,
+                                      show_arch=False)['flops']
+    # 5-point Laplacian (5 taps) + (∂x, ∂y) of it (2 taps each), per channel and pixel
+    assert flops - plain == 2 * 6 * 5 * 8 * (5 + 2 + 2)
+    assert params == sum(p.numel() for p in model.parameters())

@@ -9,12 +9,18 @@ For a host (an mmengine config, or a built-in backbone spec) and one or more DGR
   skips element-wise ops; the DGR outer/Hadamard products are ``k²``/``M`` muls per pixel,
   small next to the 1×1 conv that follows them);
 * CPU latency of ``torch.no_grad`` forwards at a stated input size, after warm-up, with a
-  fixed thread count. Host and variants are timed interleaved: every round runs one
-  forward of each model in a freshly shuffled order, so that load drift on a shared
-  machine hits all of them alike and no model always runs right after another. Δlatency
-  is the median over rounds of the *paired* ratio ``t_variant / t_host`` of the same
-  round, reported with the interquartile range (IQR) of those ratios as the noise
-  measure; the latency column is the median per-model time.
+  fixed thread count. Host and variants are timed in paired, interleaved rounds: every
+  round runs one forward of each model in a freshly shuffled order, so that load drift
+  on a shared machine hits all of them alike and no model always runs right after
+  another. Δlatency is the median over rounds of the *paired* ratio
+  ``t_variant / t_host`` of the same round, printed with the range (min … max) of those
+  ratios; every round's numbers are printed too.
+
+Latency on a loaded machine is meaningless, so the tool prints the CPU model, the thread
+count and the load average at start and end, and refuses to report latency (exit status
+3, a message naming the load and the core count) when the 1-minute load average exceeds
+the number of cores at either point; ``--force`` reports anyway and marks every latency
+line as measured under load. ``--no-latency`` (params/FLOPs only) needs no idle machine.
 
 Printed as a markdown table with ratios to the host. Examples::
 
@@ -22,8 +28,9 @@ Printed as a markdown table with ratios to the host. Examples::
     python tools/analysis_tools/dgr_overhead.py \\
         --config configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py \\
         --shape 240 320 --sweep
-    # Swin-T backbone at 416x544
-    python tools/analysis_tools/dgr_overhead.py --host swin-t --shape 416 544 --sweep
+    # Swin-T backbone at 416x544, DGR after every stage (DGRBackbone placement='stage')
+    python tools/analysis_tools/dgr_overhead.py --host swin-t --shape 416 544 \\
+        --placement stage
     # one custom variant
     python tools/analysis_tools/dgr_overhead.py --host mit-b0 --shape 240 320 \\
         --dgr reduction_ratio=32 inter_channels=4 --stages 0 1 2
@@ -32,9 +39,11 @@ import argparse
 import copy
 import logging
 import os
+import platform
 import random
 import re
 import statistics
+import sys
 import time
 from typing import Dict, List, Optional
 
@@ -63,11 +72,10 @@ HOSTS: Dict[str, dict] = {
                   embed_dims=384, num_layers=12, num_heads=6, out_indices=(2, 5, 8, 11)),
 }
 
-# --sweep variants: (label, placement, dgr kwargs, stages). The first table row (the
+# --sweep variants: (label, form, dgr kwargs, stages). The first table row (the
 # command-line variant, block defaults unless --dgr/--stages) is not repeated here.
 SWEEP = [
-    ('defaults, literal evaluation (fused=False, pre-optimisation forward)', 'backbone',
-     dict(fused=False), None),
+    ('defaults, literal evaluation (fused=False)', 'backbone', dict(fused=False), None),
     ('outer k=8, r=16', 'backbone', dict(reduction_ratio=16, inter_channels=8), None),
     ('outer k=8, r=64', 'backbone', dict(reduction_ratio=64, inter_channels=8), None),
     ('outer k=4, r=64 (previous default)', 'backbone', dict(reduction_ratio=64), None),
@@ -77,10 +85,19 @@ SWEEP = [
     ('hadamard full width, r=16 (literal path)', 'backbone',
      dict(interaction='hadamard', inter_channels=None, reduction_ratio=16), None),
     ('hadamard k=16', 'backbone', dict(interaction='hadamard', inter_channels=16), None),
+    ('lever: stencil_channels=8', 'backbone', dict(stencil_channels=8), None),
+    ('lever: spatial_kernel_size=1', 'backbone', dict(spatial_kernel_size=1), None),
+    ('lever: stencil_channels=8, spatial_kernel_size=1', 'backbone',
+     dict(stencil_channels=8, spatial_kernel_size=1), None),
+    ("preset='authors' (dense 3x3 3C->C, Hadamard)", 'backbone', dict(preset='authors'),
+     None),
     ('defaults, stages 1-3', 'backbone', {}, [1, 2, 3]),
     ('defaults, stages 2-3', 'backbone', {}, [2, 3]),
     ('neck, defaults', 'neck', {}, None),
 ]
+# DGRBackbone keys that are not host arguments (stripped to recover the host).
+_WRAPPER_KEYS = ('type', 'host_type', 'dgr', 'stages', 'placement')
+_WHERE = 'tools/analysis_tools/dgr_overhead.py'
 
 
 class TensorForward(nn.Module):
@@ -105,8 +122,7 @@ def _host_model_cfg(args) -> Optional[dict]:
         bb = model['backbone']
         if bb.get('type') == 'DGRBackbone':  # a -dgr config: strip DGR to get the host
             model['backbone'] = bb['backbone'] if bb.get('backbone') else dict(
-                {k: v for k, v in bb.items()
-                 if k not in ('type', 'host_type', 'dgr', 'stages')},
+                {k: v for k, v in bb.items() if k not in _WRAPPER_KEYS},
                 type=bb['host_type'])
         if (model.get('neck') or {}).get('type') == 'DGRNeck':
             model.pop('neck')
@@ -132,11 +148,17 @@ def _without_weight_downloads(cfg):
     return cfg
 
 
-def _variant_cfg(host_cfg: dict, is_segmentor: bool, placement: str, dgr: dict,
-                 stages: Optional[List[int]], backbone_out_channels: List[int]) -> dict:
+def _variant_cfg(host_cfg: dict, is_segmentor: bool, form: str, dgr: dict,
+                 stages: Optional[List[int]], backbone_out_channels: List[int],
+                 placement: Optional[str] = None) -> dict:
+    """Model config of one DGR variant: the host wrapped in ``DGRBackbone`` (``form``
+    'backbone'; ``placement``, when given, sets ``DGRBackbone(placement=...)``) or
+    followed by a ``DGRNeck`` ('neck')."""
     cfg = copy.deepcopy(host_cfg)
-    if placement == 'backbone':
+    if form == 'backbone':
         wrap = dict(type='DGRBackbone', dgr=dgr, stages=stages)
+        if placement is not None:
+            wrap['placement'] = placement
         if is_segmentor:
             wrap['backbone'] = cfg['backbone']
             cfg['backbone'] = wrap
@@ -146,8 +168,7 @@ def _variant_cfg(host_cfg: dict, is_segmentor: bool, placement: str, dgr: dict,
     neck = dict(type='DGRNeck', in_channels=backbone_out_channels, dgr=dgr, levels=stages)
     if is_segmentor:
         if cfg.get('neck'):
-            raise ValueError('tools/analysis_tools/dgr_overhead.py: the host already has a '
-                             'neck; use --placement backbone')
+            raise ValueError(f'{_WHERE}: the host already has a neck; use --form backbone')
         cfg['neck'] = neck
         return cfg
     return dict(type='_Seq', host=cfg, neck=neck)
@@ -177,8 +198,30 @@ def _build(cfg: dict) -> nn.Module:
 
 
 def _complexity(model: nn.Module, x: torch.Tensor):
-    info = get_model_complexity_info(model, inputs=(x,), show_table=False, show_arch=False)
-    return info['params'], info['flops']
+    """Params and FLOPs (multiply-accumulates) of ``model`` at input ``x``.
+
+    mmengine's FlopAnalyzer counts convolutions and matrix products but, like fvcore,
+    skips element-wise ops, which is how DGR's fixed stencils are evaluated (shifted-slice
+    sums). Their multiply-accumulates (non-zero taps x channels x pixels, see
+    ``FixedDerivatives.macs_per_pixel``) are added here so the count does not depend on
+    the evaluation.
+    """
+    from mmdepth_dgr.models.layers import DGRBlock
+    stencil = {}  # per block (the analysis may run the model more than once)
+
+    def hook(block, args):
+        b, _, h, w = (int(v) for v in args[0].shape)
+        stencil[id(block)] = b * h * w * block.derivatives.macs_per_pixel()
+
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules()
+               if isinstance(m, DGRBlock)]
+    try:
+        info = get_model_complexity_info(model, inputs=(x,), show_table=False,
+                                         show_arch=False)
+    finally:
+        for h in handles:
+            h.remove()
+    return info['params'], info['flops'] + sum(stencil.values())
 
 
 @torch.no_grad()
@@ -200,9 +243,8 @@ def _latencies(models: List[nn.Module], x: torch.Tensor, warmup: int,
     return times
 
 
-def _quartiles(values: List[float]):
-    q = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
-    return q[0], statistics.median(values), q[2]
+def _range(values: List[float]):
+    return min(values), statistics.median(values), max(values)
 
 
 def _fmt(n: float) -> str:
@@ -212,7 +254,37 @@ def _fmt(n: float) -> str:
     return f'{n:.0f}'
 
 
-def parse_args():
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; ``platform`` elsewhere)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.lower().startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or 'unknown CPU'
+
+
+def load_check(cores: int, force: bool, when: str) -> Optional[str]:
+    """The 1-minute load average line; raise SystemExit(3) when it exceeds ``cores``
+    (unless ``force``: then the returned line says so)."""
+    load = os.getloadavg()
+    line = (f'load average at {when}: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} '
+            f'({cores} cores)')
+    if load[0] <= cores:
+        return line
+    if not force:
+        print(f'{_WHERE}: refusing to report latency: the 1-minute load average at '
+              f'{when} is {load[0]:.2f}, above the {cores} cores of this machine, so '
+              'timings would measure the other processes. Re-run on an idle machine, '
+              'use --no-latency for params/FLOPs only, or --force to report anyway '
+              '(marked as measured under load).', file=sys.stderr)
+        raise SystemExit(3)
+    return line + ' — FORCED: above the core count, latency measured under load'
+
+
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     src = p.add_mutually_exclusive_group()
     src.add_argument('--config', help='mmengine config of the host (or of a -dgr variant, '
@@ -221,29 +293,41 @@ def parse_args():
                      help='built-in host backbone (default: mit-b0 when no --config)')
     p.add_argument('--shape', type=int, nargs=2, default=[240, 320], metavar=('H', 'W'))
     p.add_argument('--batch', type=int, default=1)
-    p.add_argument('--placement', choices=['backbone', 'neck'], default='backbone')
+    p.add_argument('--form', choices=['backbone', 'neck'], default='backbone',
+                   help='DGR inside the encoder (DGRBackbone) or on its outputs (DGRNeck)')
+    p.add_argument('--placement', choices=['block', 'stage'], default=None,
+                   help='DGRBackbone placement: after every transformer/residual block '
+                   'or after every stage (default: DGRBackbone\'s own default)')
     p.add_argument('--dgr', nargs='+', action=DictAction, default={},
-                   help='DGRBlock kwargs, e.g. reduction_ratio=32 interaction=hadamard')
+                   help='DGRBlock kwargs, e.g. reduction_ratio=32 preset=authors')
     p.add_argument('--stages', type=int, nargs='*', default=None,
                    help='stages (backbone) or levels (neck) to refine; default all')
     p.add_argument('--sweep', action='store_true', help='also run the built-in variants')
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--warmup', type=int, default=3)
-    p.add_argument('--repeats', type=int, default=15)
+    p.add_argument('--repeats', type=int, default=15,
+                   help='interleaved timing rounds (the median is over these)')
+    p.add_argument('--force', action='store_true',
+                   help='report latency even when the load average exceeds the cores')
     p.add_argument('--no-latency', action='store_true')
     p.add_argument('--no-complexity', action='store_true',
                    help='skip params/FLOPs (e.g. when only re-timing on another machine)')
     p.add_argument('--only', default=None,
                    help='regex: keep only the --sweep rows whose label matches')
-    return p.parse_args()
+    args = p.parse_args(argv)
+    if args.repeats < 1:
+        p.error('--repeats must be >= 1')
+    return args
 
 
-def main():
-    args = parse_args()
+def main(argv=None):
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     init_default_scope('mmseg')
     MMLogger.get_current_instance().setLevel(logging.ERROR)  # silence init_weights logs
+    cores = os.cpu_count() or 1
+    load_start = None if args.no_latency else load_check(cores, args.force, 'start')
 
     host_cfg = _host_model_cfg(args)
     is_segmentor = host_cfg is not None
@@ -265,14 +349,15 @@ def main():
     label = ' '.join(f'{k}={v}' for k, v in args.dgr.items()) or 'defaults'
     if args.stages is not None:
         label += f' stages={args.stages}'
-    variants = [(f'DGR {label} [{args.placement}]', args.placement, dict(args.dgr),
-                 args.stages)]
+    where = args.form + (f', placement={args.placement}'
+                         if args.placement and args.form == 'backbone' else '')
+    variants = [(f'DGR {label} [{where}]', args.form, dict(args.dgr), args.stages)]
     if args.sweep:
         variants += [v for v in SWEEP if args.only is None or re.search(args.only, v[0])]
     models = [TensorForward(host, is_segmentor)]
-    for _, placement, dgr, stages in variants:
+    for _, form, dgr, stages in variants:
         models.append(TensorForward(_build(_variant_cfg(
-            host_cfg, is_segmentor, placement, dgr, stages, bb_out_channels)),
+            host_cfg, is_segmentor, form, dgr, stages, bb_out_channels, args.placement)),
             is_segmentor))
 
     nan = float('nan')
@@ -280,32 +365,42 @@ def main():
              [_complexity(m, x) for m in models])
     times = (None if args.no_latency else
              _latencies(models, x, args.warmup, args.repeats))
+    load_end = None if args.no_latency else load_check(cores, args.force, 'end')
 
     print(f'\n### DGR overhead — {title}; input {args.batch}x3x{args.shape[0]}x'
-          f'{args.shape[1]}; CPU, {args.threads} threads; {args.repeats} interleaved '
-          f'rounds after {args.warmup} warm-up; torch {torch.__version__}\n')
+          f'{args.shape[1]}; {cpu_model()}, {torch.get_num_threads()} threads; '
+          f'torch {torch.__version__}\n')
+    if times:
+        print(f'{load_start}\n{load_end}\n{args.repeats} paired interleaved rounds after '
+              f'{args.warmup} warm-up; Δlatency = median of the per-round ratio '
+              't_variant / t_host, range = min … max over the rounds\n')
     print('| model | params | Δparams | FLOPs | ΔFLOPs | latency (ms) | Δlatency '
-          '(median paired ratio) | ratio IQR |')
+          '(median paired ratio) | range |')
     print('|---|---:|---:|---:|---:|---:|---:|---:|')
     p0, f0 = stats[0]
-    lat0 = statistics.median(times[0]) * 1e3 if times else nan
+    lat0, host_noise = nan, '—'
     if times:
-        q1, _, q3 = _quartiles([t * 1e3 for t in times[0]])
-        host_noise = f'host IQR {q1:.1f}-{q3:.1f} ms'
-    else:
-        host_noise = '—'
+        lo, lat0, hi = _range([t * 1e3 for t in times[0]])
+        host_noise = f'{lo:.1f} … {hi:.1f} ms'
     print(f'| host | {_fmt(p0)} | — | {_fmt(f0)} | — | {lat0:.1f} | — | {host_noise} |')
     for i, ((label, *_), (p, f)) in enumerate(zip(variants, stats[1:]), start=1):
+        lat, dlat, spread = 'nan', '—', '—'
         if times:
-            ratios = [t / h for t, h in zip(times[i], times[0])]
-            q1, med, q3 = _quartiles(ratios)
+            lo, med, hi = _range([t / h for t, h in zip(times[i], times[0])])
             lat = f'{statistics.median(times[i]) * 1e3:.1f}'
             dlat = f'{100 * (med - 1):+.1f} %'
-            iqr = f'{100 * (q1 - 1):+.1f} … {100 * (q3 - 1):+.1f} %'
-        else:
-            lat, dlat, iqr = 'nan', '—', '—'
+            spread = f'{100 * (lo - 1):+.1f} … {100 * (hi - 1):+.1f} %'
         print(f'| {label} | {_fmt(p)} | {100 * (p / p0 - 1):+.2f} % | {_fmt(f)} | '
-              f'{100 * (f / f0 - 1):+.2f} % | {lat} | {dlat} | {iqr} |')
+              f'{100 * (f / f0 - 1):+.2f} % | {lat} | {dlat} | {spread} |')
+    if times:
+        print('\nRounds (host: ms; variants: t_variant / t_host of the same round):')
+        print('host: ' + ' '.join(f'{t * 1e3:.1f}' for t in times[0]))
+        for i, (label, *_) in enumerate(variants, start=1):
+            print(f'{label}: ' + ' '.join(f'{t / h:.3f}'
+                                          for t, h in zip(times[i], times[0])))
+        if args.force and 'FORCED' in f'{load_start}{load_end}':
+            print('\nFORCED: latency above was measured with the load average above the '
+                  'core count; do not publish it.')
 
 
 if __name__ == '__main__':

@@ -1,10 +1,14 @@
-from .derivatives import (PADDING_MODES, THIRD_ORDER_OPERATORS, FixedDerivatives,
-                          depthwise_fixed_conv, laplacian, laplacian_kernel, third_order,
-                          third_order_kernels)
-from .dgr import INTERACTIONS, DGRBlock, dgr_interaction, dgr_merge, pixel_outer_product
+from .derivatives import (LAPLACIAN_STENCILS, PADDING_MODES, THIRD_ORDER_OPERATORS,
+                          FixedDerivatives, depthwise_fixed_conv, laplacian, laplacian_kernel,
+                          shifted_stencil, stencil_taps, third_order, third_order_kernels)
+from .dgr import (DGR_PRESETS, FROM_PRESET, INTERACTION_OPERANDS, INTERACTIONS,
+                  SPATIAL_WIDTHS, THIRD_ORDER_READINGS, DGRBlock, dgr_interaction, dgr_merge,
+                  pixel_outer_product)
 
 __all__ = [
-    'PADDING_MODES', 'THIRD_ORDER_OPERATORS', 'FixedDerivatives', 'depthwise_fixed_conv',
-    'laplacian', 'laplacian_kernel', 'third_order', 'third_order_kernels', 'INTERACTIONS',
+    'LAPLACIAN_STENCILS', 'PADDING_MODES', 'THIRD_ORDER_OPERATORS', 'FixedDerivatives',
+    'depthwise_fixed_conv', 'laplacian', 'laplacian_kernel', 'shifted_stencil',
+    'stencil_taps', 'third_order', 'third_order_kernels', 'DGR_PRESETS', 'FROM_PRESET',
+    'INTERACTION_OPERANDS', 'INTERACTIONS', 'SPATIAL_WIDTHS', 'THIRD_ORDER_READINGS',
     'DGRBlock', 'dgr_interaction', 'dgr_merge', 'pixel_outer_product'
 ]

@@ -3,9 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmdepth_dgr.models.layers.derivatives import (THIRD_ORDER_OPERATORS, FixedDerivatives,
-                                                   laplacian, third_order,
-                                                   third_order_kernels)
+from mmdepth_dgr.models.layers.derivatives import (LAPLACIAN_STENCILS, THIRD_ORDER_OPERATORS,
+                                                   FixedDerivatives, _pad, laplacian,
+                                                   laplacian_kernel, stencil_taps,
+                                                   third_order, third_order_kernels)
 
 H, W = 11, 13
 
@@ -76,22 +77,83 @@ def test_two_step_evaluation_matches_the_documented_single_stencil(op):
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize('stencil', sorted(LAPLACIAN_STENCILS))
 @pytest.mark.parametrize('padding_mode', ['replicate', 'reflect'])
 @pytest.mark.parametrize('op', sorted(THIRD_ORDER_OPERATORS))
-def test_constant_image_gives_exact_zero_everywhere_including_borders(op, padding_mode):
-    img = torch.full((2, 3, 9, 10), 3.7)
-    mod = FixedDerivatives(3, op, padding_mode)
-    lap, third = mod(img)
-    assert torch.count_nonzero(lap) == 0
-    assert torch.count_nonzero(third) == 0
+def test_constant_image_gives_exact_zero_everywhere_including_borders(op, padding_mode,
+                                                                       stencil):
+    for dtype in (torch.float32, torch.float64):
+        img = torch.full((2, 3, 9, 10), 3.7, dtype=dtype)
+        mod = FixedDerivatives(3, op, padding_mode, laplacian=stencil)
+        for inp in (img, img.contiguous(memory_format=torch.channels_last)):
+            lap, third = mod(inp)
+            assert torch.count_nonzero(lap) == 0
+            assert torch.count_nonzero(third) == 0
 
 
-def test_kernels_are_buffers_not_parameters_and_stay_out_of_checkpoints():
+def test_zero_padding_lights_up_only_the_border_of_a_constant_image():
+    lap, third = FixedDerivatives(1, 'third_pure', 'zeros')(torch.full((1, 1, 9, 10), 2.0))
+    assert torch.count_nonzero(lap[..., 1:-1, 1:-1]) == 0
+    assert torch.count_nonzero(lap[..., 0, :]) == 10  # the 1 px ring is not zero
+    assert torch.count_nonzero(third[..., 2:-2, 2:-2]) == 0
+    assert torch.count_nonzero(third[..., 0, :]) > 0
+
+
+@pytest.mark.parametrize('stencil', sorted(LAPLACIAN_STENCILS))
+@pytest.mark.parametrize('padding_mode', ['replicate', 'reflect', 'zeros'])
+@pytest.mark.parametrize('op', sorted(THIRD_ORDER_OPERATORS) + [None])
+def test_shifted_slice_evaluation_equals_the_depthwise_convolutions(op, padding_mode,
+                                                                     stencil):
+    x = torch.randn(2, 3, 9, 11, dtype=torch.float64)
+    mod = FixedDerivatives(3, op, padding_mode, laplacian=stencil)
+    ref_lap = laplacian(x, padding_mode, stencil)
+    ref_third = (None if op is None else
+                 third_order(x, op, padding_mode, laplacian_stencil=stencil))
+    for inp in (x, x.contiguous(memory_format=torch.channels_last)):
+        lap, third = mod(inp)
+        torch.testing.assert_close(lap, ref_lap, rtol=0, atol=1e-13)
+        if op is None:
+            assert third is None and mod.out_channels == [3]
+        else:
+            torch.testing.assert_close(third, ref_third, rtol=0, atol=1e-13)
+            assert mod.out_channels == [3, third.shape[1]]
+        assert lap.is_contiguous(memory_format=torch.channels_last) == \
+            inp.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_eight_neighbour_stencil_is_minus_three_laplacians_on_cubics():
+    # sum of the 8 neighbours - 8 f = 3 (f_xx + f_yy) on polynomials of degree <= 3
+    # (Taylor: the 4 edge neighbours give the 5-point sum, the 4 corners 2 (f_xx + f_yy)).
+    x, y = _grid()
+    f = 3 * x**3 - x * y**2 + 2 * y + 1
+    lap = 18 * x - 2 * x
+    out = laplacian(f[None, None], stencil='8-neighbour')[0, 0, 1:-1, 1:-1]
+    assert torch.equal(out, -3 * lap[1:-1, 1:-1])
+    assert torch.equal(laplacian_kernel('8-neighbour').sum(), torch.tensor(0.,
+                                                                          dtype=torch.float64))
+
+
+def test_stencil_taps_group_equal_weights_and_pair_opposite_ones():
+    taps = stencil_taps(laplacian_kernel())
+    assert taps == ((1.0, ((0, 1), (1, 0), (1, 2), (2, 1)), ()), (-4.0, ((1, 1), ), ()))
+    dx = torch.tensor([[0., 0., 0.], [-0.5, 0., 0.5], [0., 0., 0.]])
+    assert stencil_taps(dx) == ((0.5, ((1, 2), ), ((1, 0), )), )
+
+
+@pytest.mark.parametrize('r', [1, 2])
+@pytest.mark.parametrize('padding_mode', ['replicate', 'reflect', 'zeros'])
+def test_channels_last_padding_equals_f_pad_and_stays_channels_last(padding_mode, r):
+    x = torch.randn(2, 3, 5, 7).contiguous(memory_format=torch.channels_last)
+    mode = dict(mode=padding_mode) if padding_mode != 'zeros' else {}
+    ref = F.pad(x.contiguous(), (r, r, r, r), **mode)
+    out = _pad(x, r, padding_mode)
+    assert torch.equal(out, ref) and out.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_derivatives_hold_no_parameters_and_no_state():
     mod = FixedDerivatives(4)
-    assert list(mod.parameters()) == []
-    assert {n for n, _ in mod.named_buffers()} == {'lap_weight', 'third_weight'}
+    assert list(mod.parameters()) == [] and list(mod.buffers()) == []
     assert mod.state_dict() == {}
-    assert mod.lap_weight.shape == (4, 1, 3, 3)
 
 
 def test_linear_ramp_has_zero_laplacian_away_from_the_side_borders():
@@ -104,4 +166,6 @@ def test_bad_names_raise_with_the_file_and_options():
     with pytest.raises(ValueError, match='derivatives.py.*laplacian_grad'):
         third_order_kernels('nabla3')
     with pytest.raises(ValueError, match='padding_mode'):
-        FixedDerivatives(2, padding_mode='zeros')
+        FixedDerivatives(2, padding_mode='circular')
+    with pytest.raises(ValueError, match='Laplacian stencil'):
+        FixedDerivatives(2, laplacian='9-point')

@@ -49,3 +49,24 @@ def test_bad_inputs_raise_with_the_file_name():
         neck((torch.randn(1, 5, 8, 8),) + _inputs()[1:])
     with pytest.raises(ValueError, match='out of range'):
         MODELS.build(dict(type='DGRNeck', in_channels=IN_CHANNELS, levels=[3]))
+
+
+@pytest.mark.parametrize('dgr', [dict(preset='authors'), dict(with_cp=True),
+                                 dict(stencil_channels=2, spatial_kernel_size=1),
+                                 dict(preset='authors', padding_mode='replicate',
+                                      with_cp=True),
+                                 dict(fused=False, interaction_operand='recalibrated')],
+                         ids=str)
+def test_every_block_option_builds_trains_and_starts_as_identity(dgr):
+    neck = MODELS.build(dict(type='DGRNeck', in_channels=[16, 32], dgr=dgr)).train()
+    neck.init_weights()
+    for blk in neck.dgr.values():  # the options reached every block
+        assert blk.preset == dgr.get('preset', 'default')
+        assert blk.with_cp == dgr.get('with_cp', False)
+        assert all(blk.reading[k] == dgr[k] for k in set(dgr) & set(blk.reading))
+    inputs = tuple(torch.randn(2, c, 8 // (i + 1), 10 // (i + 1), requires_grad=True)
+                   for i, c in enumerate([16, 32]))
+    outs = neck(inputs)
+    assert all(torch.equal(o, i) for o, i in zip(outs, inputs))
+    sum(o.square().mean() for o in outs).backward()
+    assert all(neck.dgr[k].out_conv.weight.grad.abs().sum() > 0 for k in neck.dgr)
