@@ -3,6 +3,7 @@ host family with refinement points (see :mod:`.base` for the contract)."""
 from .base import (DGR_HOST_ADAPTERS, DGRHostAdapter, RefineFn, find_dgr_adapter,
                    refine_tokens, supported_host_names)
 from .mit import MixVisionTransformerAdapter
+from .mscan import MSCANAdapter
 from .resnet import ResNetAdapter
 from .swin import SwinTransformerAdapter
 from .timm_encoder import TIMMEncoderAdapter
@@ -10,5 +11,5 @@ from .vit import VisionTransformerAdapter
 
 __all__ = ['DGR_HOST_ADAPTERS', 'DGRHostAdapter', 'RefineFn', 'find_dgr_adapter',
            'refine_tokens', 'supported_host_names', 'MixVisionTransformerAdapter',
-           'ResNetAdapter', 'SwinTransformerAdapter', 'TIMMEncoderAdapter',
+           'MSCANAdapter', 'ResNetAdapter', 'SwinTransformerAdapter', 'TIMMEncoderAdapter',
            'VisionTransformerAdapter']
