@@ -11,6 +11,7 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
+from mmengine.analysis import get_model_complexity_info
 from mmengine.optim import build_optim_wrapper
 from mmseg.registry import MODELS
 
@@ -332,6 +333,28 @@ def test_shared_se_is_one_parameter_set_for_mmengine_optimizer_and_checkpoints()
     copied = copy.deepcopy(fresh)
     assert copied.dgr['2_1'].channel_attention is copied.shared_se['s2_c96']
     assert copied.shared_se['s2_c96'] is not fresh.shared_se['s2_c96']
+
+
+class _AsTuple(nn.Module):
+    def __init__(self, backbone):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x):
+        return tuple(self.backbone(x))
+
+
+def test_shared_se_changes_params_not_flops_in_mmengines_flop_counter():
+    own, shared = _wrapper('swin'), _wrapper('swin', share_se='stage')
+    x = torch.randn(1, 3, 64, 64)
+    a = get_model_complexity_info(_AsTuple(own), inputs=(x,), show_table=False,
+                                  show_arch=False)
+    b = get_model_complexity_info(_AsTuple(shared), inputs=(x,), show_table=False,
+                                  show_arch=False)
+    assert a['flops'] == b['flops']
+    se = sum(p.numel() for p in own.dgr['0_0'].channel_attention.parameters())
+    se2 = sum(p.numel() for p in own.dgr['2_0'].channel_attention.parameters())
+    assert a['params'] - b['params'] == se + 2 * se2  # stage 0: 1 SE saved, stage 2: 2
 
 
 # ---------------------------------------------------------------- flat form and typos
