@@ -191,7 +191,8 @@ class DGRBackbone(BaseModule):
     Attributes:
         adapter (DGRHostAdapter): The host's adapter.
         stage_channels (List[int]): Channels at each stage point of the host.
-        block_channels (List[List[int]]): Channels after each block, per stage.
+        block_channels (List[List[int]] | None): Channels after each block, per stage
+            (None with ``placement='stage'``).
         out_channels (List[int]): Channels of each returned map (heads can read it).
         points (List[tuple]): ``(stage, block)`` of each DGR block, in forward order
             (``block`` is None for stage placement); ``dgr`` holds them under the keys
@@ -253,7 +254,9 @@ class DGRBackbone(BaseModule):
         self.host_kind = self.adapter.host_class.__name__
         self.placement = placement
         self.stage_channels = self.adapter.stage_channels(self.backbone)
-        self.block_channels = self.adapter.block_channels(self.backbone)
+        # (asked only for block placement: a host may not state its block widths)
+        self.block_channels = (self.adapter.block_channels(self.backbone)
+                               if placement == 'block' else None)
         self.out_channels = self.adapter.out_channels(self.backbone)
 
         self.stages = self._select_stages(stages) if dgr is not None else []

@@ -69,7 +69,9 @@ class DGRHostAdapter:
         raise NotImplementedError
 
     def block_channels(self, host: nn.Module) -> List[List[int]]:
-        """Per stage, the channels of the map after each of its blocks (may be empty)."""
+        """Per stage, the channels of the map after each of its blocks (may be empty).
+        Asked only for ``placement='block'``; may raise ``TypeError`` when the host's
+        blocks cannot be described."""
         raise NotImplementedError
 
     def out_channels(self, host: nn.Module) -> List[int]:
