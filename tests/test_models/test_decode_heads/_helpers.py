@@ -59,17 +59,13 @@ def uint8_batch(model, n, h, w, gt_fn):
 
 
 def load_baseline_into_dgr(base, dgr):
-    """Initialise both models, load ``base``'s weights into the DGRBackbone variant
-    ``dgr`` (host one level deeper), check only ``backbone.dgr.*`` is left missing,
-    and put both in eval mode."""
+    """Initialise both models, load ``base``'s weights strictly into the DGRBackbone
+    variant ``dgr`` (DGRBackbone's load hook moves the host keys one level deeper and keeps
+    its DGR blocks at their initialisation), and put both in eval mode."""
     base.init_weights()
     dgr.init_weights()
     assert type(dgr.backbone).__name__ == 'DGRBackbone'
-    sd = {(k.replace('backbone.', 'backbone.backbone.', 1) if k.startswith('backbone.')
-           else k): v for k, v in base.state_dict().items()}
-    missing, unexpected = dgr.load_state_dict(sd, strict=False)
-    assert not unexpected
-    assert missing and all(k.startswith('backbone.dgr.') for k in missing)
+    dgr.load_state_dict(base.state_dict(), strict=True)
     base.eval(), dgr.eval()
 
 
