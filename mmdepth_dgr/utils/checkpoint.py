@@ -402,11 +402,12 @@ def _torch_load(path: str, map_location=None, source: Optional[str] = None) -> A
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001  (every failure is re-raised with the file named)
         msg = str(e)
+        if not (is_zip or is_pickle):
+            raise CheckpointLoadError(
+                f'checkpoint {where} is not a PyTorch checkpoint: {_describe_bytes(head)} '
+                "(files written by torch.save start with a zip header 'PK' or a pickle "
+                "header 0x80)") from None
         if 'Weights only load failed' in msg or 'Unsupported global' in msg:
-            if head.startswith(b'\x93NUMPY'):
-                raise CheckpointLoadError(
-                    f'checkpoint {where} is not a PyTorch checkpoint: '
-                    f'{_describe_bytes(head)}') from None
             detail = _first_line_with(msg, ('Unsupported global', 'WeightsUnpickler'))
             raise CheckpointLoadError(
                 f'checkpoint {where} holds pickled objects that weights-only loading '
@@ -424,11 +425,6 @@ def _torch_load(path: str, map_location=None, source: Optional[str] = None) -> A
             raise CheckpointLoadError(
                 f'checkpoint {where} is truncated ({size} bytes; {msg or type(e).__name__}'
                 '); copy or download it again') from None
-        if not (is_zip or is_pickle):
-            raise CheckpointLoadError(
-                f'checkpoint {where} is not a PyTorch checkpoint: {_describe_bytes(head)} '
-                "(files written by torch.save start with a zip header 'PK' or a pickle "
-                "header 0x80)") from None
         raise CheckpointLoadError(
             f'checkpoint {where} cannot be read: {type(e).__name__}: '
             f'{msg.splitlines()[0] if msg else ""}') from e

@@ -107,17 +107,18 @@ def colorbar_strip(width: int, vmin: float, vmax: float, cmap: str, label: str,
         np.ndarray: (52, width, 3) uint8 RGB.
     """
     strip = np.full((52, width, 3), 255, np.uint8)
-    margin = 14
-    length = max(width - 2 * margin, 2)
+    margin = min(14, width // 4)
+    length = max(width - 2 * margin, 1)
     strip[4:16, margin:margin + length] = _gradient(length, 12, cmap, vertical=False)
     span = vmax - vmin
     scale = 0.35
     for t in nice_ticks(vmin, vmax, n=max(2, min(6, length // 45))):
-        x = margin + int(round((t - vmin) / span * (length - 1))) if span > 0 else margin
+        x = margin + int(round((t - vmin) / span * max(length - 1, 0))) if span > 0 \
+            else margin
         strip[16:20, x] = _BLACK
         s = _fmt(t, span)
         tw = _text_width(s, scale)
-        _text(strip, s, (int(np.clip(x - tw // 2, 0, width - tw)), 31), scale)
+        _text(strip, s, (max(0, min(x - tw // 2, width - tw)), 31), scale)
     cap_scale = _fit_scale(label, width - (80 if invalid_color is not None else 4), 0.4)
     tw = _text_width(label, cap_scale)
     x0 = 2 if invalid_color is not None else max(2, (width - tw) // 2)
