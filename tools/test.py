@@ -81,6 +81,11 @@ def build_cfg(args) -> Config:
     # Loaded in main() (strict unless --non-strict), not through cfg.load_from, which the
     # Runner loads non-strictly (right for fine-tuning, wrong for evaluation).
     cfg.load_from = None
+    # Testing needs no training set: without this, mmseg's visualization hook (step=
+    # runner.iter) makes mmengine build the train loop and its dataset, and --show-dir
+    # fails on a machine that holds only the test data.
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
+        cfg[key] = None
     if args.flip:
         cfg.model.test_cfg['flip'] = True
     root = image_root(cfg.get('test_dataloader', {}).get('dataset'))
