@@ -190,3 +190,25 @@ def test_url_404_names_the_url_and_the_status(served_dir):
     with pytest.raises(CheckpointLoadError) as err:
         read_checkpoint(url)
     assert url in str(err.value) and '404' in str(err.value)
+
+
+def test_depth_runner_load_from_url_is_hash_checked(served_dir, runner_style_ckpt,
+                                                     synthetic_nyu_root, tmp_path):
+    """``load_from=URL`` in a DepthRunner run (what tools/train.py builds) downloads
+    through the verified scheme: the right file loads, a wrong hash stops the run."""
+    from mmdepth_dgr.engine import DepthRunner
+    from tests.conftest import tiny_runner_cfg
+    root, base = served_dir
+    src, _ = runner_style_ckpt
+    good = _publish(root, src, 'quick', sha256_file(src)[:8])
+    bad = _publish(root, src, 'bad', '00000000' if not sha256_file(src).startswith(
+        '00000000') else '11111111')
+    cfg = tiny_runner_cfg(osp.join(REPO, CONFIG), str(tmp_path / 'w1'), synthetic_nyu_root,
+                          max_iters=1, load_from=f'{base}/{good}')
+    cfg.train_cfg.val_interval = 100  # no validation
+    DepthRunner.from_cfg(cfg).train()
+    assert (tmp_path / 'hub' / 'checkpoints' / good).is_file()
+    cfg = tiny_runner_cfg(osp.join(REPO, CONFIG), str(tmp_path / 'w2'), synthetic_nyu_root,
+                          max_iters=1, load_from=f'{base}/{bad}')
+    with pytest.raises(CheckpointHashError, match=bad):
+        DepthRunner.from_cfg(cfg).train()
