@@ -94,7 +94,11 @@ def build_cfg(args) -> Config:
         if 'visualization' not in hooks:
             raise KeyError('--show-dir needs default_hooks.visualization in the config')
         hooks.visualization.update(draw=True, interval=1)
-        cfg.visualizer.update(out_dir=args.show_dir, out_root=root)
+        if cfg.visualizer.get('type') in ('DepthLocalVisualizer',
+                                          'mmseg.DepthLocalVisualizer'):
+            cfg.visualizer.update(out_dir=args.show_dir, out_root=root)
+        else:  # another visualizer: its vis backends write under --show-dir
+            cfg.visualizer['save_dir'] = args.show_dir
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
             else [cfg.test_evaluator]
