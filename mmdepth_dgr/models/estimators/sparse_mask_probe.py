@@ -46,12 +46,12 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
+from mmengine.runner import load_checkpoint
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from ...utils.checkpoint import load_checkpoint
 from .mask_net import mask_density
 
 __all__ = [
