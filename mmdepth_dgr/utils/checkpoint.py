@@ -416,10 +416,11 @@ def _torch_load(path: str, map_location=None, source: Optional[str] = None) -> A
                 'torch.save(torch.load(f, weights_only=False)["state_dict"], g).') from None
         if is_zip and ('zip archive' in msg or 'PytorchStreamReader' in msg
                        or 'central directory' in msg):
+            first = msg.splitlines()[0].split('. ')[0]
             raise CheckpointLoadError(
                 f'checkpoint {where} is truncated or corrupt ({size} bytes; a torch.save '
-                f'zip archive whose end cannot be read: {msg.splitlines()[0].split(". ")[0]}); copy or '
-                'download it again') from None
+                f'zip archive whose end cannot be read: {first}); copy or download it '
+                'again') from None
         if is_pickle and isinstance(e, (EOFError, RuntimeError)) and (
                 isinstance(e, EOFError) or 'EOF' in msg or 'truncated' in msg):
             raise CheckpointLoadError(

@@ -179,7 +179,10 @@ class DepthLocalVisualizer(Visualizer):
             image = cv2.resize(image, (ref.shape[1], ref.shape[0]),
                                interpolation=cv2.INTER_AREA)
         image = np.ascontiguousarray(image.astype(np.uint8))
-        big = lambda x: upscale_nearest(x, self.min_panel_width)  # noqa: E731
+
+        def big(x):
+            return upscale_nearest(x, self.min_panel_width)
+
         width = big(image).shape[1]
         name = data_sample.metainfo.get('img_path') if data_sample is not None else None
         panels = [labelled_panel(big(image), 'image',
@@ -246,6 +249,6 @@ class DepthLocalVisualizer(Visualizer):
                 raise OSError(f'DepthLocalVisualizer: cannot write {out_file}')
         else:
             stem, ext = osp.splitext(name)
-            self.add_image(stem if ext.lower() in ('.png', '.jpg', '.jpeg', '.bmp',
-                                                  '.tif', '.tiff', '.webp') else name,
-                           drawn, step)
+            image_ext = ext.lower() in ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
+                                        '.webp')
+            self.add_image(stem if image_ext else name, drawn, step)

@@ -1,6 +1,4 @@
 """Depth colouring and the image | GT | prediction | error panels."""
-import os.path as osp
-
 import cv2
 import numpy as np
 import pytest
