@@ -32,6 +32,9 @@ class DepthRunner(Runner):
       the mismatch is logged as a warning naming the file).
     * :meth:`resume` is strict: a checkpoint of another model, or one without training
       state (``meta``, ``message_hub``), is an error naming the file.
+    * ``load_from`` is strict in :meth:`val` and :meth:`test` (evaluating another
+      model's checkpoint with random weights in place of the missing ones would give
+      meaningless metrics); set ``cfg.strict_load_from = False`` to allow it.
 
     Select it with ``runner_type='DepthRunner'`` in a config built by
     ``RUNNERS.build(cfg)``, or :func:`build_runner` (what ``tools/train.py`` and
@@ -39,6 +42,7 @@ class DepthRunner(Runner):
     """
 
     _resuming = False
+    _evaluating = False
 
     def train(self):
         """``Runner.train`` inside :func:`checkpoint_loading`."""
@@ -46,14 +50,20 @@ class DepthRunner(Runner):
             return super().train()
 
     def val(self) -> dict:
-        """``Runner.val`` inside :func:`checkpoint_loading`."""
-        with checkpoint_loading():
-            return super().val()
+        """``Runner.val`` inside :func:`checkpoint_loading`, ``load_from`` strict."""
+        return self._evaluate(super().val)
 
     def test(self) -> dict:
-        """``Runner.test`` inside :func:`checkpoint_loading`."""
-        with checkpoint_loading():
-            return super().test()
+        """``Runner.test`` inside :func:`checkpoint_loading`, ``load_from`` strict."""
+        return self._evaluate(super().test)
+
+    def _evaluate(self, run):
+        self._evaluating = bool(self.cfg.get('strict_load_from', True))
+        try:
+            with checkpoint_loading():
+                return run()
+        finally:
+            self._evaluating = False
 
     def resume(self, filename: str, resume_optimizer: bool = True,
                resume_param_scheduler: bool = True,
@@ -84,8 +94,8 @@ class DepthRunner(Runner):
             filename (str): Local path, http(s) URL or another mmengine scheme.
             map_location (str | Callable): As ``torch.load``. Defaults to 'cpu'.
             strict (bool): Mismatching keys are an error (always during
-                :meth:`resume`). Defaults to False (mmengine's default, for
-                ``load_from``).
+                :meth:`resume`, and in :meth:`val` / :meth:`test`). Defaults to False
+                (mmengine's default, for ``load_from`` before training).
             revise_keys (list, optional): ``(pattern, replacement)`` key rewrites.
                 Defaults to stripping a DDP ``module.`` prefix.
 
@@ -112,7 +122,7 @@ class DepthRunner(Runner):
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         load_state_dict_checked(model, state_dict, filename,
-                                strict=bool(strict or self._resuming),
+                                strict=bool(strict or self._resuming or self._evaluating),
                                 revise_keys=revise_keys, logger=self.logger)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
