@@ -5,10 +5,9 @@ Importing the package (configs do it through ``custom_imports``) registers every
 transform, model, loss, metric, hook, visualizer and the ``DepthRunner`` into mmseg's
 registries (after installing the ``mmcv._ext`` stand-in when mmcv's compiled ops are
 absent, see :mod:`mmdepth_dgr.utils.mmcv_compat`), and changes no other global state: the
-hash-checked URL checkpoint loader and
-torch's allow-list for Runner checkpoints are installed only inside
-:func:`mmdepth_dgr.utils.checkpoint_loading` (entered by the tools, ``init_model`` and
-``DepthRunner``), and no default scope is set.
+hash-checked URL checkpoint loader and torch's allow-list for Runner checkpoints are
+installed only inside :func:`mmdepth_dgr.utils.checkpoint_loading` (entered by the tools,
+``init_model`` and ``DepthRunner``), and no default scope is set.
 """
 # The compatibility stand-in must be installed before anything imports mmseg.
 from .utils.mmcv_compat import ensure_mmcv_ext
