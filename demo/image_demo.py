@@ -11,7 +11,19 @@ Examples::
     python demo/image_demo.py room.jpg CONFIG --checkpoint none --out-file depth.png
 
 CKPT may be a local file or an http(s) URL (cached and hash-checked, see
-``mmdepth_dgr.utils.checkpoint``).
+``mmdepth_dgr.utils.checkpoint``). It must match the config's model (strict loading;
+``--non-strict`` loads the matching weights and warns about the rest).
+
+Folder mode mirrors the input folder: ``imgs/a/x.jpg`` -> ``vis/a/x.png``. Images that
+share a stem (``x.jpg`` and ``x.png``) keep their extension in the name instead
+(``x_jpg.png``, ``x_png.png``), so no output is overwritten.
+
+Arguments are checked before the model is built: ``--focal`` must be positive, and the
+output files need a known extension (``--out-file``: an image format OpenCV writes,
+``--out-npy``: ``.npy``, ``--out-ply``: ``.ply``; folder mode: folders, no extension).
+
+``--colorbar`` appends a vertical colour bar in metres to the right of the depth image;
+the depth image itself keeps the input's exact resolution.
 
 Point cloud: pinhole back-projection of every valid pixel (finite depth > 0),
 ``X = (u - cx)·Z/f, Y = (v - cy)·Z/f, Z = depth``, with ``(cx, cy) = ((W-1)/2, (H-1)/2)``
@@ -34,9 +46,13 @@ if _REPO not in sys.path:
 
 import mmdepth_dgr  # noqa: E402,F401  (first: mmcv stand-in, registrations)
 from mmdepth_dgr.apis import inference_model, init_model  # noqa: E402
-from mmdepth_dgr.visualization import colorize_depth, depth_range  # noqa: E402
+from mmdepth_dgr.utils import OutputNames, distinct_stems  # noqa: E402
+from mmdepth_dgr.visualization import (colorize_depth, depth_range,  # noqa: E402
+                                       vertical_colorbar)
 
 IMG_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+#: Extensions cv2.imwrite handles for --out-file.
+OUT_IMG_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 #: (focal in px, image width in px it refers to)
 CAMERA_PRESETS = {'nyu': (518.8579, 640.0), 'kitti': (721.5377, 1242.0)}
 
@@ -122,27 +138,28 @@ def write_ply(path: str, xyz: np.ndarray, rgb: np.ndarray, binary: bool = True) 
 def save_depth_png(path: str, depth_m: np.ndarray, cmap: str = 'magma_r',
                    vmin: Optional[float] = None, vmax: Optional[float] = None,
                    colorbar: bool = False) -> None:
-    """Save a colour-mapped depth image, optionally with a colour bar in metres."""
+    """Save a colour-mapped depth image, optionally with a colour bar in metres.
+
+    The depth image keeps its exact (H, W); ``colorbar`` appends a vertical bar with
+    tick labels in metres on the right (about 70 px wide), drawn into the pixels.
+
+    Args:
+        path (str): Output image (extension chooses the format).
+        depth_m (np.ndarray): (H, W) depth in metres.
+        cmap (str): Matplotlib colormap. Defaults to 'magma_r'.
+        vmin (float, optional): Depth at the low end. Defaults to the image minimum.
+        vmax (float, optional): Depth at the high end. Defaults to the image maximum.
+        colorbar (bool): Append the colour bar. Defaults to False.
+    """
     lo, hi = depth_range(depth_m)
     vmin = lo if vmin is None else vmin
     vmax = hi if vmax is None else vmax
     rgb = colorize_depth(depth_m, vmin, vmax, cmap)
-    if not colorbar:
-        if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-            raise OSError(f'cannot write {path} (unknown image extension?)')
-        return
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    h, w = depth_m.shape
-    fig, ax = plt.subplots(figsize=(max(w / 100.0, 2.0) + 1.2, max(h / 100.0, 2.0)),
-                           dpi=100)
-    im = ax.imshow(np.where(np.isfinite(depth_m) & (depth_m > 0), depth_m, np.nan),
-                   cmap=cmap, vmin=vmin, vmax=vmax)
-    ax.set_axis_off()
-    fig.colorbar(im, ax=ax, label='depth (m)', fraction=0.046, pad=0.03)
-    fig.savefig(path, bbox_inches='tight')
-    plt.close(fig)
+    if colorbar:
+        rgb = np.concatenate(
+            [rgb, vertical_colorbar(rgb.shape[0], vmin, vmax, cmap, 'depth (m)')], axis=1)
+    if not cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f'cannot write {path}')
 
 
 def list_images(path: str) -> List[str]:
@@ -159,17 +176,68 @@ def list_images(path: str) -> List[str]:
     return sorted(found)
 
 
-def _out_path(target: Optional[str], img: str, root: Optional[str], ext: str):
+def plan_outputs(images: List[str], root: Optional[str]) -> dict:
+    """Output stem (relative, no extension) per input image, distinct for all inputs.
+
+    Args:
+        images (list[str]): Input files.
+        root (str, optional): The input folder (folder mode); None for one image.
+
+    Returns:
+        dict[str, str]: image -> stem relative to the output folder (see
+        :func:`mmdepth_dgr.utils.distinct_stems`); empty in single-image mode.
+    """
+    if root is None:
+        return {}
+    rels = {img: osp.relpath(img, root) for img in images}
+    stems = distinct_stems(rels.values())
+    return {img: stems[rel] for img, rel in rels.items()}
+
+
+def _out_path(target: Optional[str], img: str, stems: dict, ext: str,
+              names: OutputNames):
     """Single-image mode: ``target`` is the file; folder mode: a folder."""
     if target is None:
         return None
-    if root is None:
-        out = target
-    else:
-        rel = osp.splitext(osp.relpath(img, root))[0]
-        out = osp.join(target, rel + ext)
+    out = osp.join(target, stems[img] + ext) if stems else target
+    names.claim(out, img)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     return out
+
+
+def check_args(args, folder_mode: bool) -> None:
+    """Refuse impossible arguments before the model is built.
+
+    Args:
+        args (argparse.Namespace): Parsed arguments.
+        folder_mode (bool): IMG is a folder (the --out-* values are folders).
+
+    Raises:
+        ValueError: A non-positive or non-finite ``--focal``, ``--vmin >= --vmax``, or an
+            output path with a missing/unknown extension (single image) or with an
+            extension (folder mode).
+    """
+    import math
+    if args.focal is not None and not (math.isfinite(args.focal) and args.focal > 0):
+        raise ValueError(f'--focal must be a positive number of pixels, got {args.focal}')
+    if args.vmin is not None and args.vmax is not None and not args.vmin < args.vmax:
+        raise ValueError(f'--vmin ({args.vmin}) must be below --vmax ({args.vmax})')
+    wanted = (('--out-file', args.out_file, OUT_IMG_SUFFIXES),
+              ('--out-npy', args.out_npy, ('.npy', )),
+              ('--out-ply', args.out_ply, ('.ply', )))
+    for flag, value, suffixes in wanted:
+        if value is None:
+            continue
+        ext = osp.splitext(value)[1].lower()
+        if folder_mode:
+            if ext in OUT_IMG_SUFFIXES + ('.npy', '.ply') and not osp.isdir(value):
+                raise ValueError(
+                    f'{flag} {value}: IMG is a folder, so {flag} must be a folder (one '
+                    'file per image is written into it), not a file name')
+        elif ext not in suffixes:
+            what = 'has no extension' if not ext else f'has extension {ext!r}'
+            raise ValueError(f'{flag} {value} {what}; expected one of '
+                             f'{", ".join(suffixes)}')
 
 
 def parse_args(argv=None):
@@ -196,7 +264,8 @@ def parse_args(argv=None):
     parser.add_argument('--camera', default='nyu', choices=sorted(CAMERA_PRESETS),
                         help='focal preset when --focal is not given')
     parser.add_argument('--colorbar', action='store_true',
-                        help='add a colour bar in metres (matplotlib)')
+                        help='append a colour bar in metres right of the depth image (which keeps '
+                        'the input resolution)')
     parser.add_argument('--cmap', default='magma_r', help='matplotlib colormap')
     parser.add_argument('--vmin', type=float, default=None, help='depth (m) at the '
                         'low end of the colour map (default: image min)')
@@ -204,6 +273,11 @@ def parse_args(argv=None):
                         'high end of the colour map (default: image max)')
     parser.add_argument('--flip', action='store_true', help='flip test-time augmentation')
     parser.add_argument('--device', default='cpu', help='torch device, e.g. cuda:0')
+    parser.add_argument(
+        '--non-strict', action='store_true',
+        help='load a checkpoint that does not match the model exactly (the unmatched '
+        'weights keep their random initialisation, with a warning). Default: an error '
+        'naming the file and the missing/unexpected keys.')
     args = parser.parse_args(argv)
     if args.checkpoint is not None and args.checkpoint_pos is not None:
         parser.error('give the checkpoint either positionally or with --checkpoint')
@@ -222,25 +296,29 @@ def main(argv=None) -> List[str]:
     root = args.img if osp.isdir(args.img) else None
     if args.out_file is None and args.out_npy is None and args.out_ply is None:
         args.out_file = 'depth.png' if root is None else 'depth_vis'
+    check_args(args, folder_mode=root is not None)
+    stems = plan_outputs(images, root)
+    names = OutputNames('demo output')
     if args.checkpoint is None:
         print('image_demo: no checkpoint given: random weights (smoke run)',
               file=sys.stderr)
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    model = init_model(args.config, args.checkpoint, device=args.device,
+                       strict=not args.non_strict)
     written = []
     for path in tqdm(images, desc='depth', unit='img', disable=len(images) == 1):
         img = cv2.imread(path, cv2.IMREAD_COLOR)
         if img is None:
             raise ValueError(f'cannot decode image {path}')
         depth_m = inference_model(model, img, flip=args.flip)
-        out = _out_path(args.out_file, path, root, '.png')
+        out = _out_path(args.out_file, path, stems, '.png', names)
         if out:
             save_depth_png(out, depth_m, args.cmap, args.vmin, args.vmax, args.colorbar)
             written.append(out)
-        out = _out_path(args.out_npy, path, root, '.npy')
+        out = _out_path(args.out_npy, path, stems, '.npy', names)
         if out:
             np.save(out, depth_m.astype(np.float32))
             written.append(out)
-        out = _out_path(args.out_ply, path, root, '.ply')
+        out = _out_path(args.out_ply, path, stems, '.ply', names)
         if out:
             focal = args.focal if args.focal is not None else \
                 default_focal(depth_m.shape[1], args.camera)

@@ -2,7 +2,12 @@
 Optimal Transport Depth Loss (OTDL), as an OpenMMLab (mmengine/mmseg 1.x) plugin.
 
 Importing the package (configs do it through ``custom_imports``) registers every dataset,
-transform, model, loss, metric, hook and visualizer into mmseg's registries.
+transform, model, loss, metric, hook, visualizer and the ``DepthRunner`` into mmseg's
+registries (after installing the ``mmcv._ext`` stand-in when mmcv's compiled ops are
+absent, see :mod:`mmdepth_dgr.utils.mmcv_compat`), and changes no other global state: the
+hash-checked URL checkpoint loader and torch's allow-list for Runner checkpoints are
+installed only inside :func:`mmdepth_dgr.utils.checkpoint_loading` (entered by the tools,
+``init_model`` and ``DepthRunner``), and no default scope is set.
 """
 # The compatibility stand-in must be installed before anything imports mmseg.
 from .utils.mmcv_compat import ensure_mmcv_ext

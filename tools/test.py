@@ -1,17 +1,26 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--show-dir D] [--out D]``.
 
-``CHECKPOINT`` may be a local path or an http(s) URL (downloaded through mmengine's
-checkpoint loader and cached).
+``CHECKPOINT`` may be a local path or an http(s) URL (downloaded once into the torch.hub
+cache and checked against the SHA-256 prefix in its name). It is loaded strictly: a
+checkpoint of another model is an error naming the file and the missing / unexpected /
+shape-mismatched keys (``--non-strict`` evaluates it anyway, with a warning).
+
+``--out D`` and ``--show-dir D`` write one file per test image at the image's path
+relative to the test set's image folder (``data_root`` + ``data_prefix.img_path``), so
+frames with equal base names from different folders (KITTI drives) never overwrite
+each other.
 """
 import argparse
 import os
 import os.path as osp
+from typing import Optional
 
 from _launch import load_config, teardown_launcher
 
 import mmdepth_dgr  # noqa: F401
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+
+from mmdepth_dgr.engine import build_runner
 
 
 def parse_args():
@@ -21,13 +30,16 @@ def parse_args():
     parser.add_argument('--work-dir', help='dir for the evaluation logs')
     parser.add_argument(
         '--out', help='dir to save each predicted depth as a uint16 PNG (metres x '
-        'test_evaluator.depth_scale_factor, 256 by default) plus per_image_metrics.csv')
-    parser.add_argument('--show-dir', help='dir to save image|GT|pred|error panels')
+        'test_evaluator.depth_scale_factor, 256 by default) at the image\'s path '
+        'relative to the test image folder, plus per_image_metrics.csv')
+    parser.add_argument('--show-dir', help='dir to save image | GT | prediction | error '
+                        'panels (titled, colour bars in metres, one error scale for the '
+                        'run), at the same relative paths as --out')
     parser.add_argument('--flip', action='store_true', help='flip test-time augmentation')
     parser.add_argument(
         '--non-strict', action='store_true',
-        help='load a checkpoint whose keys or shapes do not match the model (mmengine '
-        'only warns; the unmatched weights keep their random initialisation, so the '
+        help='load a checkpoint whose keys or shapes do not match the model (a warning '
+        'names them; the unmatched weights keep their random initialisation, so the '
         'metrics are those of a partly untrained model). Default: such a checkpoint is '
         'an error naming it and the keys.')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -40,58 +52,69 @@ def parse_args():
     return args
 
 
+def image_root(dataset_cfg) -> Optional[str]:
+    """The image folder of a dataset config (``data_root`` joined with
+    ``data_prefix.img_path``, as mmengine's ``BaseDataset`` joins them), or None.
+
+    Args:
+        dataset_cfg (dict): ``test_dataloader.dataset``.
+
+    Returns:
+        str | None: The folder output names are made relative to.
+    """
+    if not isinstance(dataset_cfg, dict):
+        return None
+    data_root = dataset_cfg.get('data_root') or ''
+    prefix = (dataset_cfg.get('data_prefix') or {}).get('img_path') or ''
+    if osp.isabs(prefix):
+        return prefix
+    return osp.join(data_root, prefix) if data_root or prefix else None
+
+
 def build_cfg(args) -> Config:
     if not args.checkpoint.startswith(('http://', 'https://')) and \
             not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'Checkpoint not found: {args.checkpoint}')
+        raise FileNotFoundError(
+            f'Checkpoint not found: {args.checkpoint} (absolute path '
+            f'{osp.abspath(args.checkpoint)}; current directory {os.getcwd()})')
     cfg = load_config(args.config, args.cfg_options, args.launcher, args.work_dir)
-    # Loaded in main() (strict unless --non-strict), not through cfg.load_from: the
-    # Runner's load_from path is always non-strict and would evaluate another model's
-    # checkpoint with random weights in place of the missing ones, silently.
+    # Loaded in main() (strict unless --non-strict), not through cfg.load_from, which the
+    # Runner loads non-strictly (right for fine-tuning, wrong for evaluation).
     cfg.load_from = None
+    # Testing needs no training set: without this, mmseg's visualization hook (step=
+    # runner.iter) makes mmengine build the train loop and its dataset, and --show-dir
+    # fails on a machine that holds only the test data.
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
+        cfg[key] = None
     if args.flip:
         cfg.model.test_cfg['flip'] = True
+    root = image_root(cfg.get('test_dataloader', {}).get('dataset'))
     if args.show_dir:
         hooks = cfg.default_hooks
         if 'visualization' not in hooks:
             raise KeyError('--show-dir needs default_hooks.visualization in the config')
         hooks.visualization.update(draw=True, interval=1)
-        cfg.visualizer['save_dir'] = args.show_dir
+        if cfg.visualizer.get('type') in ('DepthLocalVisualizer',
+                                          'mmseg.DepthLocalVisualizer'):
+            cfg.visualizer.update(out_dir=args.show_dir, out_root=root)
+        else:  # another visualizer: its vis backends write under --show-dir
+            cfg.visualizer['save_dir'] = args.show_dir
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) \
             else [cfg.test_evaluator]
         for ev in evaluators:
             ev['output_dir'] = args.out
+            ev['output_root'] = root
     return cfg
-
-
-def _shorten_key_lists(msg: str, keep: int = 5) -> str:
-    """Shorten mmengine's 'missing keys in source state_dict: k1, k2, ...' lines."""
-    out = []
-    for line in msg.splitlines():
-        head, sep, keys = line.partition(': ')
-        names = keys.split(', ')
-        if sep and len(names) > keep:
-            line = f'{head}: {", ".join(names[:keep])}, ... ({len(names)} in all)'
-        out.append(line)
-    return '\n'.join(out)
 
 
 def main():
     args = parse_args()
     cfg = build_cfg(args)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     try:
-        try:
-            runner.load_checkpoint(args.checkpoint, map_location='cpu',
-                                   strict=not args.non_strict)
-        except RuntimeError as e:
-            if 'do not match exactly' not in str(e):
-                raise
-            raise RuntimeError(
-                f'Checkpoint {args.checkpoint} does not match the model of {args.config} '
-                '(pass --non-strict to evaluate it anyway, with the unmatched weights left '
-                f'at their initialisation):\n{_shorten_key_lists(str(e))}') from None
+        runner.load_checkpoint(args.checkpoint, map_location='cpu',
+                               strict=not args.non_strict)
         runner.test()
     finally:
         teardown_launcher()

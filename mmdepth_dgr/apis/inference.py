@@ -21,9 +21,10 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmseg.registry import MODELS, TRANSFORMS
 from mmseg.structures import SegDataSample
+
+from ..utils.checkpoint import load_checkpoint
 
 __all__ = [
     'init_model', 'inference_model', 'build_inference_pipeline',
@@ -79,7 +80,8 @@ def _is_pretrained_init(init_cfg: Any) -> bool:
 def init_model(config: Union[str, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> torch.nn.Module:
+               cfg_options: Optional[dict] = None,
+               strict: bool = True) -> torch.nn.Module:
     """Build a depth estimator from a config and load a checkpoint.
 
     Args:
@@ -92,10 +94,23 @@ def init_model(config: Union[str, Config],
         device (str): Torch device. Defaults to 'cpu'.
         cfg_options (dict, optional): Overrides merged into the config
             (``{'model.backbone.embed_dims': 16}``). Defaults to None.
+        strict (bool): The checkpoint must match the model exactly: a missing,
+            unexpected or shape-mismatched key is a
+            :class:`~mmdepth_dgr.utils.CheckpointMismatchError` naming the file with
+            the counts and first names. False loads the matching weights, keeps the
+            others at their initialisation and logs the same report as a warning.
+            Loading goes through ``model.load_state_dict``, so the modules'
+            state-dict hooks run. Defaults to True.
 
     Returns:
         nn.Module: The model in eval mode on ``device``, with the config on
         ``model.cfg`` and ``model.dataset_meta`` from the checkpoint when present.
+
+    Raises:
+        FileNotFoundError: The config or the checkpoint does not exist.
+        CheckpointLoadError: The checkpoint is empty, truncated, not a checkpoint, or
+            its download failed (the message names the file and what is wrong).
+        CheckpointMismatchError: ``strict`` and the weights do not fit the model.
     """
     if isinstance(config, (str, bytes)) or hasattr(config, '__fspath__'):
         config = str(config)
@@ -114,19 +129,22 @@ def init_model(config: Union[str, Config],
     if isinstance(checkpoint, str) and checkpoint.lower() == 'none':
         checkpoint = None
     if checkpoint is not None:
+        checkpoint = str(checkpoint)
+        is_url = checkpoint.startswith(('http://', 'https://'))
+        if not is_url and not osp.isfile(checkpoint):
+            raise FileNotFoundError(
+                f'init_model: checkpoint not found: {checkpoint} (absolute path '
+                f'{osp.abspath(checkpoint)})')
         disable_pretrained_weights(config.model)
     config.model.train_cfg = None
     init_default_scope(config.get('default_scope', 'mmseg'))
 
-    import mmdepth_dgr  # noqa: F401  (registrations + checkpoint schemes)
+    import mmdepth_dgr  # noqa: F401  (registrations)
     model = MODELS.build(config.model)
     if checkpoint is not None:
-        is_url = checkpoint.startswith(('http://', 'https://'))
-        if not is_url and not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'init_model: checkpoint not found: {checkpoint}')
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu')
+        ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=strict)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-        if 'dataset_meta' in meta:
+        if isinstance(meta, dict) and 'dataset_meta' in meta:
             model.dataset_meta = meta['dataset_meta']
     model.cfg = config
     model.to(device)
@@ -177,38 +195,93 @@ def build_inference_pipeline(cfg: Config, from_array: bool):
     return run
 
 
-def _as_bgr_array(img: np.ndarray, index: int) -> np.ndarray:
+def _as_bgr_array(img: np.ndarray, index: int,
+                  input_scale: Optional[float] = None) -> np.ndarray:
+    """Check an input array and return it as (H, W, 3) uint8 BGR.
+
+    Accepted: uint8 (H, W), (H, W, 1) or (H, W, 3), non-empty. Other dtypes (float,
+    uint16, ...) only with ``input_scale``: ``round(img * input_scale)``, which must be
+    finite and within [0, 255].
+    """
+    where = f'inference_model: image {index}'
     img = np.asarray(img)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+        extra = ' (4 channels: drop alpha first, e.g. cv2.cvtColor(img, ' \
+            'cv2.COLOR_BGRA2BGR))' if img.ndim == 3 and img.shape[2] == 4 else ''
+        raise ValueError(f'{where} must be (H, W, 3) BGR or (H, W) grey, got shape '
+                         f'{img.shape}{extra}')
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError(f'{where} is empty (shape {img.shape}); expected at least '
+                         '1x1 pixels')
+    if img.dtype != np.uint8:
+        if input_scale is None:
+            hint = ('float images in [0, 1]: input_scale=255' if img.dtype.kind == 'f'
+                    else '16-bit images: input_scale=1/257' if img.dtype == np.uint16
+                    else 'scale it to 0..255 and cast to uint8')
+            raise TypeError(
+                f'{where} has dtype {img.dtype}; expected uint8 BGR (as cv2.imread '
+                f'returns). Convert it, or pass input_scale ({hint}): the model was '
+                'trained on 0..255 pixel values and another range gives wrong depth '
+                'without an error.')
+        if img.dtype.kind not in 'fiub':
+            raise TypeError(f'{where} has dtype {img.dtype}; expected a numeric image')
+        scaled = img.astype(np.float64) * float(input_scale)
+        if not np.isfinite(scaled).all():
+            raise ValueError(f'{where} has {int((~np.isfinite(scaled)).sum())} non-finite '
+                             'pixel values (NaN/inf)')
+        lo, hi = float(scaled.min()), float(scaled.max())
+        if lo < -0.5 or hi > 255.5:
+            raise ValueError(
+                f'{where} times input_scale={input_scale} spans [{lo:.4g}, {hi:.4g}], '
+                'outside 0..255: wrong input_scale for this image')
+        img = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    elif input_scale is not None and input_scale != 1:
+        raise ValueError(f'{where} is already uint8; input_scale={input_scale} would '
+                         'rescale 0..255 values (leave input_scale None)')
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f'inference_model: image {index} must be (H, W, 3) BGR or '
-                         f'(H, W) grey, got shape {img.shape}')
     return img
 
 
 def inference_model(model: torch.nn.Module,
                     img_or_list: Union[ImageType, Sequence[ImageType]],
                     flip: bool = False,
-                    return_datasamples: bool = False
+                    return_datasamples: bool = False,
+                    input_scale: Optional[float] = None
                     ) -> Union[np.ndarray, SegDataSample, List[np.ndarray],
                                List[SegDataSample]]:
     """Predict metric depth for one image or a list of images.
 
     Args:
         model (nn.Module): From :func:`init_model` (needs ``model.cfg``).
-        img_or_list (str | np.ndarray | Sequence): Image path(s) or (H, W, 3) uint8
-            BGR array(s) as read by ``mmcv.imread``/``cv2.imread``. Sizes may differ
-            and need not be multiples of the backbone stride.
+        img_or_list (str | np.ndarray | Sequence): Image path(s) or uint8 BGR
+            array(s) as read by ``mmcv.imread``/``cv2.imread``: (H, W, 3), or (H, W) /
+            (H, W, 1) grey, non-empty. Sizes may differ and need not be multiples of
+            the backbone stride. Other dtypes are refused (a float image in [0, 1]
+            would silently give wrong depth) unless ``input_scale`` is given.
         flip (bool): Horizontal-flip test-time augmentation (average of the direct
             and the un-flipped flipped prediction). Defaults to False.
         return_datasamples (bool): Return ``SegDataSample`` with
             ``pred_depth_map`` (1, H, W) instead of numpy arrays. Defaults to False.
+        input_scale (float, optional): Explicit conversion of non-uint8 arrays:
+            ``uint8(round(img * input_scale))``, which must be finite and within
+            [0, 255] (e.g. 255 for float images in [0, 1], 1/257 for uint16). Not
+            allowed for uint8 input. Defaults to None (non-uint8 arrays are refused).
 
     Returns:
         np.ndarray | list: Per image, (H, W) float32 depth in metres at the input
         resolution, within the head's ``[min_depth, max_depth]``. A list in gives a
         list out; a single image gives a single result.
+
+    Raises:
+        TypeError: An array of another dtype than uint8 without ``input_scale``, or an
+            input that is neither a path nor an array.
+        ValueError: A wrong shape, an empty array, or (with ``input_scale``)
+            non-finite values or values outside 0..255 after scaling; the message
+            names the image's index, what it got and what is expected.
+        FileNotFoundError: A path that does not exist.
     """
     cfg = getattr(model, 'cfg', None)
     if cfg is None:
@@ -216,6 +289,19 @@ def inference_model(model: torch.nn.Module,
                              'with mmdepth_dgr.apis.init_model')
     is_batch = isinstance(img_or_list, (list, tuple))
     imgs = list(img_or_list) if is_batch else [img_or_list]
+    # Every input is checked before the first one runs.
+    inputs = []
+    for i, img in enumerate(imgs):
+        if isinstance(img, np.ndarray):
+            inputs.append((True, dict(img=_as_bgr_array(img, i, input_scale))))
+        elif isinstance(img, str) or hasattr(img, '__fspath__'):
+            path = str(img)
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'inference_model: image {i} not found: {path}')
+            inputs.append((False, dict(img_path=path)))
+        else:
+            raise TypeError(f'inference_model: image {i} must be a path or a numpy '
+                            f'array, got {type(img).__name__}')
     pipelines = {}
     test_cfg = getattr(model, 'test_cfg', None)
     saved_flip = None
@@ -224,18 +310,7 @@ def inference_model(model: torch.nn.Module,
         test_cfg['flip'] = bool(flip)
     results = []
     try:
-        for i, img in enumerate(imgs):
-            from_array = isinstance(img, np.ndarray)
-            if from_array:
-                data = dict(img=_as_bgr_array(img, i))
-            elif isinstance(img, str) or hasattr(img, '__fspath__'):
-                path = str(img)
-                if not osp.isfile(path):
-                    raise FileNotFoundError(f'inference_model: image not found: {path}')
-                data = dict(img_path=path)
-            else:
-                raise TypeError(f'inference_model: image {i} must be a path or a numpy '
-                                f'array, got {type(img).__name__}')
+        for from_array, data in inputs:
             if from_array not in pipelines:
                 pipelines[from_array] = build_inference_pipeline(cfg, from_array)
             packed = pipelines[from_array](data)

@@ -17,6 +17,7 @@ samples are still mmseg ``SegDataSample`` objects (see ``PackDepthInputs``).
 """
 import logging
 import math
+import os
 import os.path as osp
 import re
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -24,7 +25,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 import mmengine.fileio as fileio
 from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger, print_log
-from mmengine.registry import DefaultScope
+from mmseg.registry import TRANSFORMS
 
 __all__ = [
     'SplitEntry', 'SplitFileError', 'normalize_rel_path', 'parse_split_line',
@@ -107,8 +108,11 @@ def parse_split_line(line: str,
         try:
             focal = float(fields[2])
         except ValueError:
+            spaces = ' (paths containing spaces are not supported: the fields are ' \
+                'separated by whitespace; rename the folders or files)' \
+                if len(fields) > 3 else ''
             raise SplitFileError(
-                f'{where}: focal (3rd field) must be a number, got {fields[2]!r}'
+                f'{where}: focal (3rd field) must be a number, got {fields[2]!r}{spaces}'
             ) from None
         if not (math.isfinite(focal) and focal > 0):
             raise SplitFileError(
@@ -143,7 +147,8 @@ def read_split_file(split_file: str,
     if not split_file:
         raise SplitFileError('split_file is empty: give the path of a split list')
     if not fileio.exists(split_file, backend_args=backend_args):
-        raise FileNotFoundError(f'split file not found: {split_file}')
+        raise FileNotFoundError(f'split file not found: {split_file}'
+                                f'{_where_hint(split_file, backend_args)}')
     text = fileio.get_text(split_file, backend_args=backend_args)
     entries = [
         parse_split_line(line, split_file, i, default_focal)
@@ -152,6 +157,39 @@ def read_split_file(split_file: str,
     if not entries:
         raise SplitFileError(f'split file lists no samples: {split_file}')
     return entries
+
+
+def _where_hint(path: str, backend_args: Optional[dict] = None) -> str:
+    """How a missing local ``path`` was resolved, for error messages.
+
+    Relative data roots and split files are resolved against the current directory,
+    which is the usual surprise (a command run from another folder); ``--cfg-options``
+    also removes spaces from values (mmengine's ``DictAction``), so a path with spaces
+    given there arrives without them.
+
+    Args:
+        path (str): The path that was not found.
+        backend_args (dict, optional): A non-local file backend gets no hint.
+
+    Returns:
+        str: ``' (absolute path ...; relative paths ... current directory ...; the
+        deepest existing folder ...)'`` or ``''`` for remote paths.
+    """
+    if backend_args or re.match(r'^[A-Za-z][A-Za-z0-9+.-]*://', str(path)):
+        return ''
+    full = osp.abspath(path)
+    parts = [f'absolute path {full}']
+    if not osp.isabs(path):
+        parts.append('relative paths (data_root, split_file) are resolved against the '
+                     f'current directory {os.getcwd()}')
+    existing = full
+    while existing and not osp.isdir(existing) and osp.dirname(existing) != existing:
+        existing = osp.dirname(existing)
+    if existing != osp.dirname(full):
+        parts.append(f'the deepest existing folder is {existing}')
+    parts.append('paths with spaces are unsupported: --cfg-options removes spaces from '
+                 'values (mmengine)')
+    return ' (' + '; '.join(parts) + ')'
 
 
 def _as_tuple(suffix: Union[str, Sequence[str]]) -> Tuple[str, ...]:
@@ -193,7 +231,8 @@ def scan_image_depth_pairs(
         ValueError: no image with the given suffixes under ``img_dir``.
     """
     if not fileio.isdir(img_dir, backend_args=backend_args):
-        raise FileNotFoundError(f'image folder not found: {img_dir}')
+        raise FileNotFoundError(f'image folder not found: {img_dir}'
+                                f'{_where_hint(img_dir, backend_args)}')
     suffixes = _as_tuple(img_suffix)
     rels = sorted(
         fileio.list_dir_or_file(
@@ -289,13 +328,17 @@ class BaseDepthDataset(BaseDataset):
         # mmengine requires string prefixes; ``None`` means "no such folder".
         self._absent_prefixes = {k for k, v in prefix.items() if v is None}
         prefix = {k: v for k, v in prefix.items() if v is not None}
-        # Build the pipeline in mmseg's scope even when no default scope is set (scripts,
-        # tests): mmengine's root registry does not see mmseg/mmdepth_dgr transforms, and
+        # Transform dicts are built through mmseg's TRANSFORMS registry: it honours a
+        # default scope the caller has set (the Runner sets the config's, 'mmseg') and
+        # falls back to mmseg's own registry when none is set (scripts, tests), where
+        # mmengine's root registry would not see the mmseg/mmdepth_dgr transforms and
         # 'RandomFlip' must be mmseg's (it flips seg_fields, hence gt_depth_map; mmcv's
-        # flips gt_seg_map only).
-        with DefaultScope.overwrite_default_scope('mmseg'):
-            super().__init__(
-                ann_file=split_file, data_root=data_root, data_prefix=prefix, **kwargs)
+        # flips gt_seg_map only). No global scope is changed.
+        if kwargs.get('pipeline'):
+            kwargs['pipeline'] = [TRANSFORMS.build(t) if isinstance(t, dict) else t
+                                  for t in kwargs['pipeline']]
+        super().__init__(
+            ann_file=split_file, data_root=data_root, data_prefix=prefix, **kwargs)
 
     @property
     def split_file(self) -> str:

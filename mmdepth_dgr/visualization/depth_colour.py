@@ -3,7 +3,12 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['colorize_depth', 'depth_range']
+__all__ = ['colorize_depth', 'depth_range', 'INVALID_COLOR']
+
+#: RGB of pixels without valid depth: a neutral grey, which none of the default
+#: colormaps (magma_r, inferno, turbo) contains, so "no GT" never reads as a depth
+#: or as zero error.
+INVALID_COLOR = (128, 128, 128)
 
 
 def depth_range(*depths_m: np.ndarray, percentile: float = 100.0) -> Tuple[float, float]:
@@ -28,7 +33,7 @@ def colorize_depth(depth_m: np.ndarray,
                    vmin: Optional[float] = None,
                    vmax: Optional[float] = None,
                    cmap: str = 'magma_r',
-                   invalid_color: Sequence[int] = (0, 0, 0)) -> np.ndarray:
+                   invalid_color: Sequence[int] = INVALID_COLOR) -> np.ndarray:
     """Map a depth image to RGB with a matplotlib colormap.
 
     Args:
@@ -39,7 +44,8 @@ def colorize_depth(depth_m: np.ndarray,
         vmax (float, optional): Depth shown at the high end. Defaults to the
             maximum valid depth.
         cmap (str): Matplotlib colormap name. Defaults to 'magma_r' (near = bright).
-        invalid_color (Sequence[int]): RGB of invalid pixels. Defaults to black.
+        invalid_color (Sequence[int]): RGB of invalid pixels. Defaults to
+            :data:`INVALID_COLOR` (grey).
 
     Returns:
         np.ndarray: (H, W, 3) uint8 RGB image.

@@ -114,6 +114,85 @@ def test_bad_inputs_raise_errors_naming_them(model, tmp_path):
         init_model(CONFIG, str(tmp_path / 'missing.pth'))
 
 
+@pytest.mark.parametrize('img, error, match', [
+    (np.zeros((10, 12, 3), np.float32), TypeError, 'dtype float32.*uint8.*input_scale=255'),
+    (np.zeros((10, 12, 3), np.uint16), TypeError, 'dtype uint16.*input_scale=1/257'),
+    (np.zeros((0, 0, 3), np.uint8), ValueError, 'empty'),
+    (np.zeros((10, 12, 2), np.uint8), ValueError, r'\(10, 12, 2\)'),
+    (np.zeros((10, 12, 4), np.uint8), ValueError, 'alpha'),
+])
+def test_arrays_other_than_uint8_bgr_are_refused_naming_what_was_given(model, img, error,
+                                                                        match):
+    with pytest.raises(error, match=match):
+        inference_model(model, img)
+
+
+def test_the_whole_list_is_checked_before_the_model_runs(model):
+    with pytest.raises(TypeError, match='image 1 has dtype float64'):
+        inference_model(model, [_image(32, 32), np.zeros((32, 32, 3))])
+
+
+def test_input_scale_converts_float_and_16_bit_images_explicitly(model):
+    img = _image(40, 50, seed=4)
+    ref = inference_model(model, img)
+    as_float = img.astype(np.float32) / 255.0
+    np.testing.assert_allclose(inference_model(model, as_float, input_scale=255), ref,
+                               atol=1e-5)
+    as_u16 = img.astype(np.uint16) * 257
+    np.testing.assert_allclose(inference_model(model, as_u16, input_scale=1 / 257), ref,
+                               atol=1e-5)
+    with pytest.raises(ValueError, match='outside 0..255'):
+        inference_model(model, as_u16, input_scale=1.0)
+    nan = as_float.copy()
+    nan[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match='non-finite'):
+        inference_model(model, nan, input_scale=255)
+    with pytest.raises(ValueError, match='already uint8'):
+        inference_model(model, img, input_scale=255)
+
+
+def test_grey_images_2d_and_single_channel_equal_the_bgr_repeat(model):
+    grey = _image(40, 50, seed=5)[..., 0]
+    ref = inference_model(model, np.repeat(grey[..., None], 3, axis=2))
+    np.testing.assert_allclose(inference_model(model, grey), ref, atol=1e-6)
+    np.testing.assert_allclose(inference_model(model, grey[..., None]), ref, atol=1e-6)
+
+
+def _save_other_model_checkpoint(path):
+    """A checkpoint of the quickstart model with a narrower head: the wrong model."""
+    other = init_model(CONFIG, None, cfg_options={'model.decode_head.channels': 16})
+    torch.save(dict(state_dict=other.state_dict(), meta=dict(iter=1)), path)
+    return str(path)
+
+
+def test_init_model_is_strict_by_default_and_names_the_file_and_keys(tmp_path):
+    from mmdepth_dgr.utils import CheckpointMismatchError
+    ckpt = _save_other_model_checkpoint(tmp_path / 'other.pth')
+    with pytest.raises(CheckpointMismatchError) as err:
+        init_model(CONFIG, ckpt)
+    msg = str(err.value)
+    assert ckpt in msg and 'shape mismatches' in msg and 'decode_head.' in msg
+
+
+def test_init_model_non_strict_loads_the_matching_weights(tmp_path):
+    ckpt = _save_other_model_checkpoint(tmp_path / 'other.pth')
+    saved = torch.load(ckpt, weights_only=True)['state_dict']
+    model = init_model(CONFIG, ckpt, strict=False)
+    for key, value in model.state_dict().items():
+        if key.startswith('backbone.'):
+            assert torch.equal(value, saved[key]), key
+
+
+def test_init_model_names_a_truncated_checkpoint(tmp_path):
+    from mmdepth_dgr.utils import CheckpointLoadError
+    good = _save_other_model_checkpoint(tmp_path / 'good.pth')
+    data = open(good, 'rb').read()
+    bad = tmp_path / 'cut.pth'
+    bad.write_bytes(data[:len(data) // 3])
+    with pytest.raises(CheckpointLoadError, match='cut.pth is truncated'):
+        init_model(CONFIG, str(bad))
+
+
 def test_cfg_options_and_none_checkpoint(tmp_path):
     m = init_model(CONFIG, 'none', cfg_options={'model.decode_head.max_depth': 3.0})
     assert m.decode_head.max_depth == 3.0

@@ -3,7 +3,10 @@ import importlib.util
 import os.path as osp
 
 import cv2
+import matplotlib
 import numpy as np
+
+from mmdepth_dgr.visualization import INVALID_COLOR
 
 
 def _load_tool(repo_root):
@@ -35,11 +38,31 @@ train_dataloader = dict(dataset=dict(
     assert tool.main([str(cfg), '--output-dir', str(out_dir), '--num', '2']) == 0
     files = sorted(p.name for p in out_dir.iterdir())
     assert files == ['00000_0.png', '00001_1.png']
-    canvas = cv2.imread(str(out_dir / files[0]))
-    assert canvas.shape == (20, 60, 3)
-    # left panel is the image itself (BGR round trip), right panel the depth colours
-    np.testing.assert_array_equal(canvas[:, :30],
-                                  cv2.imread(str(tmp_path / 'data' / 'rgb' / '0.png')))
-    right = canvas[:, 30:]
-    assert (right[:5] == 0).all()  # invalid depth is black
-    assert (right[5:].reshape(-1, 3).max(axis=1) >= 40).all()  # valid never near-black
+    canvas = cv2.imread(str(out_dir / files[0]))[..., ::-1]  # RGB
+    # two titled panels (22 px title, 52 px colour bar), 30 px wide frames enlarged
+    # 9x to 270 px, 6 px apart
+    assert canvas.shape == (22 + 180 + 52, 270 + 6 + 270, 3)
+    image = canvas[22:202, :270:9][::9]
+    rgb = cv2.imread(str(tmp_path / 'data' / 'rgb' / '0.png'))[..., ::-1]
+    np.testing.assert_array_equal(image, rgb)
+    depth_vis = canvas[22:202, 276:][::9, ::9]
+    assert (depth_vis[:5] == INVALID_COLOR).all()  # invalid depth: grey
+    # scaled to the valid range (1..9 m): the colormap's two ends are both used
+    valid = depth_vis[5:].reshape(-1, 3)
+    ends = (np.array(matplotlib.colormaps['turbo']([0.0, 1.0])[:, :3]) * 255).astype(int)
+    d = np.linspace(1, 9, 20 * 30).reshape(20, 30)[5:].ravel()
+    lo_px, hi_px = valid[d.argmin()].astype(int), valid[d.argmax()].astype(int)
+    assert np.abs(lo_px - ends[0]).max() <= 12 and np.abs(hi_px - ends[1]).max() <= 12
+    bar = canvas[202:, 276:].astype(int)
+    assert ((bar.max(axis=2) - bar.min(axis=2)) > 60).sum() > 300  # a colour bar
+
+
+def test_browse_dataset_fixed_range_options(tmp_path, repo_root):
+    tool = _load_tool(repo_root)
+    d = np.array([[2.0, 4.0]], np.float32)
+    img = np.zeros((1, 2, 3), np.uint8)
+    canvas = tool.draw_sample(img, d, min_depth=0.0, max_depth=8.0, cmap='gray',
+                              min_panel_width=0)
+    px = canvas[22, 2 + 6:][:2]  # depth panel row
+    assert abs(int(px[0, 0]) - round(255 * 2 / 8)) <= 1
+    assert abs(int(px[1, 0]) - round(255 * 4 / 8)) <= 1

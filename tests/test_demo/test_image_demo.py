@@ -116,7 +116,7 @@ def test_folder_input_writes_one_output_per_image_with_colorbar(demo, tmp_path):
         'ply/a.ply', 'ply/sub/b.ply', 'vis/a.png', 'vis/sub/b.png']
     for w in written:
         if w.endswith('.png'):
-            assert cv2.imread(w) is not None  # colour bar figure is a readable PNG
+            assert cv2.imread(w) is not None  # colour bar image is a readable PNG
     xyz, _ = read_ply(str(tmp_path / 'ply' / 'sub' / 'b.ply'))
     assert len(xyz) == 36 * 44
 
@@ -132,3 +132,89 @@ def test_cli_as_documented_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert cv2.imread(str(tmp_path / 'depth.png')) is not None
     assert np.load(str(tmp_path / 'depth.npy')).shape == (48, 64)
+
+
+def test_colorbar_output_keeps_the_input_resolution(demo, tmp_path):
+    """The depth image is the input's exact size; the colour bar is appended to its
+    right, the same height (no resampling of the depth)."""
+    _write_image(tmp_path / 'room.png', 120, 200)
+    plain, bar = str(tmp_path / 'plain.png'), str(tmp_path / 'bar.png')
+    import torch
+    args = [str(tmp_path / 'room.png'), osp.join(REPO, CONFIG), 'none']
+    torch.manual_seed(0)  # the same random weights for both runs
+    demo.main(args + ['--out-file', plain])
+    torch.manual_seed(0)
+    demo.main(args + ['--out-file', bar, '--colorbar'])
+    a, b = cv2.imread(plain), cv2.imread(bar)
+    assert a.shape == (120, 200, 3)
+    assert b.shape[0] == 120 and 200 + 40 < b.shape[1] < 200 + 120
+    np.testing.assert_array_equal(b[:, :200], a)
+
+
+def test_folder_mode_gives_equal_stems_distinct_outputs(demo, tmp_path):
+    src = tmp_path / 'imgs'
+    src.mkdir()
+    _write_image(src / 'x.jpg', 32, 40, seed=1)
+    _write_image(src / 'x.png', 32, 40, seed=2)
+    _write_image(src / 'y.png', 32, 40, seed=3)
+    written = demo.main([str(src), osp.join(REPO, CONFIG), 'none',
+                         '--out-npy', str(tmp_path / 'npy')])
+    assert sorted(osp.basename(w) for w in written) == ['x_jpg.npy', 'x_png.npy', 'y.npy']
+    a, b = np.load(tmp_path / 'npy' / 'x_jpg.npy'), np.load(tmp_path / 'npy' / 'x_png.npy')
+    assert not np.array_equal(a, b)  # two different images, two different predictions
+
+
+@pytest.mark.parametrize('extra, match', [
+    (['--focal', '0', '--out-ply', 'p.ply'], 'focal must be a positive'),
+    (['--focal', '-5', '--out-ply', 'p.ply'], 'focal must be a positive'),
+    (['--focal', 'nan', '--out-ply', 'p.ply'], 'focal must be a positive'),
+    (['--out-file', 'depth'], '--out-file depth has no extension'),
+    (['--out-file', 'depth.npy'], "extension '.npy'"),
+    (['--out-npy', 'depth.png'], '--out-npy depth.png'),
+    (['--out-ply', 'cloud.txt'], '--out-ply cloud.txt'),
+    (['--vmin', '5', '--vmax', '2'], '--vmin'),
+])
+def test_bad_arguments_are_refused_before_the_model_is_built(demo, tmp_path, monkeypatch,
+                                                              extra, match):
+    _write_image(tmp_path / 'room.png')
+    monkeypatch.chdir(tmp_path)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError('the model was built before the arguments were checked')
+
+    monkeypatch.setattr(demo, 'init_model', no_model)
+    with pytest.raises(ValueError, match=match):
+        demo.main([str(tmp_path / 'room.png'), osp.join(REPO, CONFIG), 'none'] + extra)
+    assert not [f for f in os.listdir(tmp_path) if f != 'room.png']
+
+
+def test_folder_mode_refuses_file_names_for_the_outputs(demo, tmp_path, monkeypatch):
+    (tmp_path / 'imgs').mkdir()
+    _write_image(tmp_path / 'imgs' / 'a.png')
+    monkeypatch.setattr(demo, 'init_model', lambda *a, **k: 1 / 0)
+    with pytest.raises(ValueError, match='must be a folder'):
+        demo.main([str(tmp_path / 'imgs'), osp.join(REPO, CONFIG), 'none',
+                   '--out-npy', str(tmp_path / 'depth.npy')])
+
+
+def test_demo_names_a_corrupt_checkpoint_and_is_strict(demo, tmp_path):
+    from mmdepth_dgr.apis import init_model
+    from mmdepth_dgr.utils import CheckpointLoadError, CheckpointMismatchError
+    _write_image(tmp_path / 'room.png')
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    args = [str(tmp_path / 'room.png'), osp.join(REPO, CONFIG), str(empty),
+            '--out-npy', str(tmp_path / 'd.npy')]
+    with pytest.raises(CheckpointLoadError, match='empty.pth is empty'):
+        demo.main(args)
+    other = init_model(osp.join(REPO, CONFIG),
+                       cfg_options={'model.decode_head.max_depth': 5.0,
+                                    'model.decode_head.channels': 8})
+    ckpt = tmp_path / 'other.pth'
+    import torch
+    torch.save(dict(state_dict=other.state_dict()), ckpt)
+    args[2] = str(ckpt)
+    with pytest.raises(CheckpointMismatchError, match='other.pth'):
+        demo.main(args)
+    demo.main(args + ['--non-strict'])
+    assert np.load(tmp_path / 'd.npy').shape == (48, 64)

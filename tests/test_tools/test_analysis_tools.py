@@ -39,12 +39,35 @@ def test_benchmark_reports_images_per_second(capsys):
     assert '| img/s |' in capsys.readouterr().out
 
 
+def test_benchmark_defaults_to_the_configs_test_size(tmp_path, synthetic_nyu_root):
+    """Without --shape: the first test sample's network input (64x96 generated frames
+    here), not a fixed 480x640; without readable data: the dataset type's frame size."""
+    tool = _tool('benchmark')
+    opts = ['--num-iters', '1', '--warmup', '0', '--device', 'cpu', '--cfg-options',
+            f'test_dataloader.dataset.data_root={synthetic_nyu_root}',
+            'model.backbone.num_layers=[1,1,1,1]', 'model.backbone.embed_dims=16',
+            'model.decode_head.in_channels=[16,32,80,128]']
+    out = tool.main([CONFIG] + opts)
+    assert out['shape'] == (64, 96) and out['shape_source'] == 'first test sample'
+    cfg = Config.fromfile(CONFIG)
+    cfg.test_dataloader.dataset.data_root = str(tmp_path / 'absent')
+    h, w, source = tool.config_test_shape(cfg)
+    assert (h, w) == (480, 640) and 'NYUDepthDataset frame size' in source
+    assert 'split file not found' in source
+    kitti = Config.fromfile(osp.join(REPO, 'configs/_base_/datasets/kitti.py'))
+    kitti.test_dataloader.dataset.data_root = str(tmp_path / 'absent')
+    assert tool.config_test_shape(kitti)[:2] == (352, 1216)  # KB crop
+
+
 def _fake_log(path):
-    lines = [dict(lr=1e-3, loss=2.0, time=0.5, iter=10, step=10),
-             dict(lr=9e-4, loss=1.5, time=0.7, iter=20, step=20),
-             dict(d1=0.4, abs_rel=0.3, step=20),
-             dict(lr=8e-4, loss=1.0, time=0.6, iter=30, step=30),
-             dict(d1=0.6, abs_rel=0.2, step=30)]
+    """Lines as mmengine's LoggerHook writes them: training lines carry ``iter``,
+    validation lines only ``step`` -- and their own ``time``/``data_time`` (seconds per
+    validation image)."""
+    lines = [dict(lr=1e-3, loss=2.0, time=0.5, data_time=0.1, iter=10, step=10),
+             dict(lr=9e-4, loss=1.5, time=0.7, data_time=0.1, iter=20, step=20),
+             dict(d1=0.4, abs_rel=0.3, data_time=0.01, time=9.0, step=20),
+             dict(lr=8e-4, loss=1.0, time=0.6, data_time=0.1, iter=30, step=30),
+             dict(d1=0.6, abs_rel=0.2, data_time=0.01, time=8.0, step=30)]
     path.write_text('\n'.join(json.dumps(x) for x in lines) + '\n')
     return str(path)
 
@@ -60,7 +83,10 @@ def test_analyze_logs_reads_series_and_plots_train_and_val_keys(tmp_path):
     assert labels == ['loss', 'd1']
     assert cv2.imread(out) is not None
     stats = tool.main(['cal_train_time', log])
+    # the validation lines' time (9 s, 8 s per val image) is not training time
+    assert stats[0]['iters'] == 3
     assert stats[0]['mean_s'] == pytest.approx((0.5 + 0.7 + 0.6) / 3)
+    assert tool.load_scalars(log, mode='val')['time'] == [(20, 9.0), (30, 8.0)]
 
 
 def test_analyze_logs_unknown_key_names_it_and_the_available_ones(tmp_path):

@@ -12,10 +12,18 @@ test then checks its own case.
 * all-invalid GT in a train batch (train.py): trains, loss finite (no loss term from it)
 * NaN prediction from NaN weights (test.py): ValueError naming the image, "NaN"
 * typo'd model argument (train.py): TypeError naming the argument
-* checkpoint of another model (test.py): RuntimeError naming the checkpoint and the
-  missing keys (tools/test.py loads strictly); with --non-strict: runs, warns
-* another model's weights as load_from (train.py): mmengine's documented warning naming
-  the missing/unexpected keys (fine-tuning a DGR model from a host checkpoint needs it)
+* checkpoint of another model (test.py): CheckpointMismatchError naming the checkpoint
+  and counting/naming the missing keys (tools/test.py loads strictly); with
+  --non-strict: runs, warns
+* another model's weights as load_from (train.py): a warning naming the file and the
+  missing/unexpected keys (load_from stays non-strict, as in mmengine, for fine-tuning)
+* truncated checkpoint (test.py), empty checkpoint as load_from (train.py), truncated
+  checkpoint for --resume (train.py): CheckpointLoadError naming the file and the fault
+* --resume with nothing to resume (train.py): error naming the work dir;
+  --resume-or-start in the same situation trains from iteration 0
+* --resume from another model's Runner checkpoint: strict, CheckpointMismatchError;
+  from a weights-only checkpoint: "no training state", naming the file
+* --amp without a GPU (train.py): "needs a GPU", before the Runner is built
 * loss becomes NaN, inputs / 0 (train.py): FloatingPointError naming the iteration, no
   checkpoint
 * the update makes the weights NaN, lr=inf (train.py): FloatingPointError naming the
@@ -74,8 +82,9 @@ def _first(root, split='train'):
     return osp.join(root, split, rgb), osp.join(root, split, depth)
 
 
-def _checkpoint(config, path, nan_head=False):
-    """Save a (randomly initialised) tiny model of ``config`` as an mmengine checkpoint."""
+def _checkpoint(config, path, nan_head=False, runner_style=False):
+    """Save a (randomly initialised) tiny model of ``config`` as an mmengine checkpoint
+    (``runner_style``: with the training state a Runner saves, for --resume)."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
@@ -87,8 +96,20 @@ def _checkpoint(config, path, nan_head=False):
     state = model.state_dict()
     if nan_head:
         state['decode_head.depth_pred.bias'].fill_(float('nan'))
-    torch.save(dict(state_dict=state, meta=dict(iter=0)), path)
+    ckpt = dict(state_dict=state, meta=dict(iter=0))
+    if runner_style:
+        ckpt['meta'].update(epoch=0, iter=1)
+        ckpt['message_hub'] = dict(log_scalars={}, runtime_info={}, resumed_keys={})
+    torch.save(ckpt, path)
     return path
+
+
+def _cut(src, dst, size=None):
+    """Copy the first ``size`` bytes of ``src`` (default: half) to ``dst``."""
+    data = open(src, 'rb').read()
+    with open(dst, 'wb') as f:
+        f.write(data[:len(data) // 2 if size is None else size])
+    return str(dst)
 
 
 @pytest.fixture(scope='module')
@@ -138,6 +159,29 @@ def runs(synthetic_nyu_root, tmp_path_factory):
     test('other_ckpt', root, other)
     test('other_ckpt_nonstrict', root, other, '--non-strict')
     train('other_load_from', root, f'load_from={other}')
+    # unreadable checkpoints, for test.py, load_from and --resume
+    truncated = _cut(good, tmp / 'truncated.pth')
+    test('truncated_test', root, truncated)
+    train('empty_load_from', root, f'load_from={_cut(good, tmp / "empty.pth", 0)}')
+    cases['truncated_resume'] = [PY, 'tools/train.py', QUICKSTART, '--work-dir',
+                                 str(tmp / 'work_truncated_resume'), '--resume', truncated,
+                                 '--cfg-options', *_opts(root)]
+    # --resume with an empty work dir; --resume-or-start there
+    for name, flag in (('resume_nothing', '--resume'),
+                       ('resume_or_start', '--resume-or-start')):
+        cases[name] = [PY, 'tools/train.py', QUICKSTART, '--work-dir',
+                       str(tmp / f'work_{name}'), flag, '--cfg-options', *_opts(root)]
+    # --resume from another model's Runner checkpoint / from weights only
+    other_state = _checkpoint(DGR, str(tmp / 'dgr_runner.pth'), runner_style=True)
+    for name, ckpt in (('resume_other', other_state), ('resume_weights_only', good)):
+        cases[name] = [PY, 'tools/train.py', QUICKSTART, '--work-dir',
+                       str(tmp / f'work_{name}'), '--resume', ckpt,
+                       '--cfg-options', *_opts(root)]
+    # mixed precision without a GPU (CPU machines only)
+    if not torch.cuda.is_available():
+        cases['amp_cpu'] = [PY, 'tools/train.py', QUICKSTART, '--work-dir',
+                            str(tmp / 'work_amp'), '--amp', '--cfg-options',
+                            *_opts(root)]
     # loss becomes NaN: lr=inf turns the weights NaN at the update of iteration 1
     cases['nonfinite'] = [PY, 'tools/train.py', QUICKSTART, '--work-dir',
                           str(tmp / 'work_nonfinite'), '--cfg-options',
@@ -156,7 +200,7 @@ def runs(synthetic_nyu_root, tmp_path_factory):
     def run(item):
         name, cmd = item
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                              timeout=300)
+                              timeout=900)
         return name, proc
 
     with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
@@ -220,22 +264,72 @@ def test_typo_in_a_model_argument_names_the_key(runs):
 
 def test_checkpoint_of_another_model_is_an_error_naming_it(runs):
     ckpt = str(runs['_tmp'] / 'dgr_tiny.pth')
-    _failed_with(runs['other_ckpt'], ckpt, 'missing keys', 'backbone.')
+    _failed_with(runs['other_ckpt'], 'CheckpointMismatchError', ckpt, 'missing keys',
+                 'unexpected keys', 'backbone.', '--non-strict')
 
 
 def test_non_strict_flag_loads_another_models_checkpoint_with_a_warning(runs):
     proc = runs['other_ckpt_nonstrict']
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
-    assert 'missing keys in source state_dict' in log
+    ckpt = str(runs['_tmp'] / 'dgr_tiny.pth')
+    assert f'checkpoint {ckpt} does not match the model' in log
+    assert 'missing keys' in log
 
 
 def test_load_from_another_model_in_training_warns_about_missing_keys(runs):
     proc = runs['other_load_from']
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
-    assert 'missing keys in source state_dict' in log
-    assert 'unexpected key in source state_dict' in log
+    ckpt = str(runs['_tmp'] / 'dgr_tiny.pth')
+    assert f'checkpoint {ckpt} does not match the model' in log
+    assert 'missing keys' in log and 'unexpected keys' in log
+
+
+def test_truncated_checkpoint_in_test_py_names_the_file(runs):
+    _failed_with(runs['truncated_test'], 'CheckpointLoadError',
+                 str(runs['_tmp'] / 'truncated.pth'), 'is truncated')
+
+
+def test_empty_checkpoint_as_load_from_names_the_file(runs):
+    _failed_with(runs['empty_load_from'], 'CheckpointLoadError',
+                 str(runs['_tmp'] / 'empty.pth'), 'is empty (0 bytes)')
+
+
+def test_truncated_checkpoint_for_resume_names_the_file(runs):
+    _failed_with(runs['truncated_resume'], str(runs['_tmp'] / 'truncated.pth'),
+                 'is truncated')
+
+
+def test_resume_with_nothing_to_resume_names_the_work_dir(runs):
+    work = str(runs['_tmp'] / 'work_resume_nothing')
+    _failed_with(runs['resume_nothing'], f'nothing to resume in the work dir {work}',
+                 '--resume-or-start')
+    assert not osp.isdir(work) or not [p for p in os.listdir(work) if p.endswith('.pth')]
+
+
+def test_resume_or_start_starts_from_iteration_0_when_there_is_nothing(runs):
+    proc = runs['resume_or_start']
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert osp.isfile(runs['_tmp'] / 'work_resume_or_start' / 'iter_2.pth')
+
+
+def test_resume_from_another_model_is_strict(runs):
+    _failed_with(runs['resume_other'], 'CheckpointMismatchError',
+                 str(runs['_tmp'] / 'dgr_runner.pth'), 'missing keys')
+
+
+def test_resume_from_weights_only_names_the_file_and_suggests_load_from(runs):
+    ckpt = str(runs['_tmp'] / 'quickstart_tiny.pth')
+    _failed_with(runs['resume_weights_only'], f'cannot resume from checkpoint {ckpt}',
+                 'no training state', 'load_from=')
+
+
+def test_amp_without_gpu_is_a_clear_error(runs):
+    if 'amp_cpu' not in runs:
+        pytest.skip('a GPU is available: --amp trains')
+    _failed_with(runs['amp_cpu'], '--amp', 'needs a GPU')
+    assert 'AmpOptimWrapper`` is only available' not in runs['amp_cpu'].stderr
 
 
 def test_nan_loss_stops_training_naming_the_iteration_without_a_checkpoint(runs):

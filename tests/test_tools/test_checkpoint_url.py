@@ -1,5 +1,10 @@
 """Checkpoints by URL (served on 127.0.0.1 only) with the ``-<sha256 prefix>`` check, and
-Runner-style checkpoints under torch's ``weights_only`` loading."""
+Runner-style checkpoints under torch's ``weights_only`` loading.
+
+The verified http(s) scheme and the allow-list are active only inside
+``checkpoint_loading()`` (importing the package changes nothing); mmengine's own
+``load_checkpoint`` / ``_load_checkpoint`` are called inside that block here, as a
+script driving a plain Runner would."""
 import functools
 import hashlib
 import http.server
@@ -16,8 +21,9 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmdepth_dgr.apis import init_model
-from mmdepth_dgr.utils import (CheckpointHashError, hash_prefix_from_filename,
-                               sha256_file)
+from mmdepth_dgr.utils import (CheckpointHashError, CheckpointLoadError,
+                               checkpoint_loading, hash_prefix_from_filename,
+                               read_checkpoint, sha256_file)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py'
@@ -108,7 +114,7 @@ def test_wrong_hash_raises_naming_the_file_and_both_hashes_and_is_not_cached(
     digest = sha256_file(src)
     wrong = format(int(digest[:8], 16) ^ 0xFFFFFFFF, '08x')
     name = _publish(root, src, 'quick', wrong)
-    with pytest.raises(CheckpointHashError) as err:
+    with pytest.raises(CheckpointHashError) as err, checkpoint_loading():
         _load_checkpoint(f'{base}/{name}', map_location='cpu')
     msg = str(err.value)
     assert name in msg and wrong in msg and digest in msg
@@ -123,7 +129,7 @@ def test_corrupted_cached_checkpoint_is_rechecked_and_removed(
     src, _ = runner_style_ckpt
     name = _publish(root, src, 'quick', sha256_file(src)[:8])
     url = f'{base}/{name}'
-    _load_checkpoint(url, map_location='cpu')
+    read_checkpoint(url)
     cached = tmp_path / 'hub' / 'checkpoints' / name
     with open(cached, 'r+b') as f:  # flip one byte of the cached copy
         f.seek(100)
@@ -131,24 +137,27 @@ def test_corrupted_cached_checkpoint_is_rechecked_and_removed(
         f.seek(100)
         f.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(CheckpointHashError, match='cached'):
-        _load_checkpoint(url, map_location='cpu')
+        read_checkpoint(url)
     assert not cached.exists()
-    _load_checkpoint(url, map_location='cpu')  # downloaded again, verified
+    read_checkpoint(url)  # downloaded again, verified
 
 
 def test_runner_load_from_url_goes_through_the_verified_loader(
         served_dir, runner_style_ckpt, repo_root):
-    """``load_from=URL`` and ``tools/test.py CONFIG URL`` use mmengine's
-    ``load_checkpoint``; it must reach the hash-checked scheme."""
+    """mmengine's ``load_checkpoint`` (what ``init_cfg=dict(type='Pretrained',
+    checkpoint=URL)`` and a plain Runner's ``load_from`` call) reaches the hash-checked
+    scheme inside ``checkpoint_loading()`` -- the block ``DepthRunner.train/test`` and
+    the tools run in."""
     root, base = served_dir
     src, state = runner_style_ckpt
     name = _publish(root, src, 'quick', sha256_file(src)[:8])
     model = init_model(osp.join(repo_root, CONFIG))  # random weights
-    load_checkpoint(model, f'{base}/{name}', map_location='cpu')
+    with checkpoint_loading():
+        load_checkpoint(model, f'{base}/{name}', map_location='cpu')
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
     bad = _publish(root, src, 'other', '00000000' if not sha256_file(src).startswith(
         '00000000') else '11111111')
-    with pytest.raises(CheckpointHashError):
+    with pytest.raises(CheckpointHashError), checkpoint_loading():
         load_checkpoint(model, f'{base}/{bad}', map_location='cpu')
 
 
@@ -156,16 +165,50 @@ def test_url_without_hash_suffix_loads_unverified(served_dir, runner_style_ckpt)
     root, base = served_dir
     src, _ = runner_style_ckpt
     shutil.copy(src, root / 'plain.pth')
-    ckpt = _load_checkpoint(f'{base}/plain.pth', map_location='cpu')
+    ckpt = read_checkpoint(f'{base}/plain.pth')
     assert 'state_dict' in ckpt
 
 
 def test_local_runner_checkpoint_loads_but_foreign_globals_are_refused(
         runner_style_ckpt, tmp_path):
     src, _ = runner_style_ckpt
-    ckpt = _load_checkpoint(src, map_location='cpu')  # weights_only with allow-list
+    ckpt = read_checkpoint(src)  # weights_only with allow-list
+    assert isinstance(ckpt['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
+    with checkpoint_loading():  # mmengine's own local loader inside the block
+        ckpt = _load_checkpoint(src, map_location='cpu')
     assert isinstance(ckpt['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
     evil = tmp_path / 'evil.pth'
     torch.save(dict(state_dict={}, payload=functools.partial(print, 'x')), evil)
-    with pytest.raises(Exception, match='(?i)weights only|unsupported global'):
-        _load_checkpoint(str(evil), map_location='cpu')
+    with pytest.raises(CheckpointLoadError, match='(?i)functools.partial') as err:
+        read_checkpoint(str(evil))
+    assert str(evil) in str(err.value)
+
+
+def test_url_404_names_the_url_and_the_status(served_dir):
+    _, base = served_dir
+    url = f'{base}/missing_20250101-0123abcd.pth'
+    with pytest.raises(CheckpointLoadError) as err:
+        read_checkpoint(url)
+    assert url in str(err.value) and '404' in str(err.value)
+
+
+def test_depth_runner_load_from_url_is_hash_checked(served_dir, runner_style_ckpt,
+                                                     synthetic_nyu_root, tmp_path):
+    """``load_from=URL`` in a DepthRunner run (what tools/train.py builds) downloads
+    through the verified scheme: the right file loads, a wrong hash stops the run."""
+    from mmdepth_dgr.engine import DepthRunner
+    from tests.conftest import tiny_runner_cfg
+    root, base = served_dir
+    src, _ = runner_style_ckpt
+    good = _publish(root, src, 'quick', sha256_file(src)[:8])
+    bad = _publish(root, src, 'bad', '00000000' if not sha256_file(src).startswith(
+        '00000000') else '11111111')
+    cfg = tiny_runner_cfg(osp.join(REPO, CONFIG), str(tmp_path / 'w1'), synthetic_nyu_root,
+                          max_iters=1, load_from=f'{base}/{good}')
+    cfg.train_cfg.val_interval = 100  # no validation
+    DepthRunner.from_cfg(cfg).train()
+    assert (tmp_path / 'hub' / 'checkpoints' / good).is_file()
+    cfg = tiny_runner_cfg(osp.join(REPO, CONFIG), str(tmp_path / 'w2'), synthetic_nyu_root,
+                          max_iters=1, load_from=f'{base}/{bad}')
+    with pytest.raises(CheckpointHashError, match=bad):
+        DepthRunner.from_cfg(cfg).train()

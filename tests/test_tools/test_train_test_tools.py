@@ -82,12 +82,18 @@ def test_test_py_evaluates_saves_predictions_and_draws_panels(synthetic_nyu_root
                 + _cli_overrides(synthetic_nyu_root, 2))
     assert 'abs_rel' in proc.stdout + proc.stderr
     import cv2
-    saved = sorted(os.listdir(out))
-    assert saved == ['per_image_metrics.csv', 'rgb_00000.png', 'rgb_00001.png'], saved
-    png = cv2.imread(str(out / 'rgb_00000.png'), cv2.IMREAD_UNCHANGED)
+    # saved at the split's relative paths (<scene>/rgb_XXXXX.png)
+    with open(osp.join(synthetic_nyu_root, 'nyu_test.txt')) as f:
+        rels = [osp.splitext(ln.split()[0])[0] + '.png' for ln in f if ln.strip()]
+    saved = sorted(osp.relpath(p, out) for p in
+                   glob.glob(str(out / '**' / '*.png'), recursive=True))
+    assert saved == sorted(rels) and len(saved) == 2, saved
+    assert osp.isfile(out / 'per_image_metrics.csv')
+    png = cv2.imread(str(out / rels[0]), cv2.IMREAD_UNCHANGED)
     assert png.dtype == 'uint16' and png.shape == (64, 96) and png.max() > 0
-    pngs = glob.glob(str(show / '**' / '*.png'), recursive=True)
-    assert len(pngs) == 2, pngs
+    pngs = sorted(osp.relpath(p, show) for p in
+                  glob.glob(str(show / '**' / '*.png'), recursive=True))
+    assert pngs == sorted(rels), pngs
 
 
 def test_test_py_names_a_missing_checkpoint(tmp_path):

@@ -16,34 +16,49 @@ from collections import defaultdict
 from typing import Dict, List, Sequence, Tuple
 
 
-def load_scalars(path: str) -> Dict[str, List[Tuple[float, float]]]:
-    """Read a scalars.json into ``{key: [(step, value), ...]}``.
-
-    Args:
-        path (str): The JSON-lines log.
-
-    Returns:
-        dict[str, list[tuple[float, float]]]: Series in file order.
-    """
+def _read_entries(path: str) -> List[dict]:
     if not osp.isfile(path):
         raise FileNotFoundError(f'log file not found: {path}')
-    series = defaultdict(list)
+    entries = []
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             line = line.strip()
             if not line:
                 continue
             try:
-                entry = json.loads(line)
+                entries.append(json.loads(line))
             except json.JSONDecodeError as e:
                 raise ValueError(f'{path}:{lineno} is not JSON: {e}') from e
-            step = entry.get('step', entry.get('iter'))
-            if step is None:
+    return entries
+
+
+def load_scalars(path: str, mode: str = 'all') -> Dict[str, List[Tuple[float, float]]]:
+    """Read a scalars.json into ``{key: [(step, value), ...]}``.
+
+    Args:
+        path (str): The JSON-lines log.
+        mode (str): ``'all'``, ``'train'`` (lines with ``iter``: mmengine writes it on
+            training lines only) or ``'val'`` (the other lines with a ``step``: the
+            validation results, which carry their own ``time``/``data_time``).
+            Defaults to 'all'.
+
+    Returns:
+        dict[str, list[tuple[float, float]]]: Series in file order.
+    """
+    if mode not in ('all', 'train', 'val'):
+        raise ValueError(f"mode must be 'all', 'train' or 'val', got {mode!r}")
+    series = defaultdict(list)
+    for entry in _read_entries(path):
+        step = entry.get('step', entry.get('iter'))
+        if step is None:
+            continue
+        is_train = 'iter' in entry
+        if (mode == 'train' and not is_train) or (mode == 'val' and is_train):
+            continue
+        for key, value in entry.items():
+            if key in ('step', 'iter', 'epoch') or not isinstance(value, (int, float)):
                 continue
-            for key, value in entry.items():
-                if key in ('step', 'iter', 'epoch') or not isinstance(value, (int, float)):
-                    continue
-                series[key].append((float(step), float(value)))
+            series[key].append((float(step), float(value)))
     return dict(series)
 
 
@@ -97,10 +112,21 @@ def plot_curve(logs: Sequence[str], keys: Sequence[str], out: str = None,
 
 
 def cal_train_time(logs: Sequence[str]) -> List[dict]:
-    """Mean/min/max seconds per training iteration of each log (from ``time``)."""
+    """Mean/min/max seconds per training iteration of each log.
+
+    Only the training lines' ``time`` counts: a validation line also has a ``time``
+    (seconds per validation image), which is not training time.
+
+    Args:
+        logs (Sequence[str]): scalars.json files.
+
+    Returns:
+        list[dict]: Per log: ``log``, ``iters`` (logged training lines), ``mean_s``,
+        ``min_s``, ``max_s``.
+    """
     stats = []
     for path in logs:
-        times = [v for _, v in load_scalars(path).get('time', [])]
+        times = [v for _, v in load_scalars(path, mode='train').get('time', [])]
         if not times:
             raise KeyError(f'{path} has no "time" entries (not a training log?)')
         s = dict(log=path, iters=len(times), mean_s=sum(times) / len(times),

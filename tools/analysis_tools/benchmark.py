@@ -2,12 +2,19 @@
 --num-iters N --warmup W --device cpu|cuda [--shape H W] [--flip]``.
 
 Times the whole test step (data preprocessor: normalise + pad; network; un-pad
-post-processing) on one random uint8 image of the given size, after ``--warmup``
-untimed steps, synchronising CUDA around each step. Prints a markdown table with
-images/s and ms/image (mean, and median over iterations). No checkpoint = random
-weights (throughput does not depend on them).
+post-processing) on one random uint8 image, after ``--warmup`` untimed steps,
+synchronising CUDA around each step. Prints a markdown table with images/s and
+ms/image (mean, and median over iterations). No checkpoint = random weights
+(throughput does not depend on them).
+
+The image size defaults to the config's test size: the network input of the first test
+sample after the config's test pipeline (what ``tools/test.py`` feeds, e.g. 352x1216 after
+the KB crop on KITTI); when the test data cannot be read, the native frame size of the
+config's dataset type (NYU 480x640, KITTI 375x1242, 352x1216 with ``KBCrop`` in the test
+pipeline). The table says which. ``--shape H W`` overrides it.
 """
 import argparse
+import copy
 import os.path as osp
 import statistics
 import sys
@@ -36,8 +43,9 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=5, help='untimed iterations')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu', help='cpu | cuda | cuda:N')
-    parser.add_argument('--shape', type=int, nargs=2, default=[480, 640],
-                        metavar=('H', 'W'), help='image size (default 480 640)')
+    parser.add_argument('--shape', type=int, nargs=2, default=None,
+                        metavar=('H', 'W'), help='image size (default: the config\'s '
+                        'test size, see the module docstring)')
     parser.add_argument('--flip', action='store_true', help='flip TTA (2 forwards)')
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch default)')
@@ -47,6 +55,45 @@ def parse_args(argv=None):
     if args.num_iters < 1 or args.warmup < 0:
         parser.error('--num-iters must be >= 1 and --warmup >= 0')
     return args
+
+
+#: Native frame size (H, W) per dataset type, when the test data cannot be read.
+NATIVE_FRAME_SIZE = {'NYUDepthDataset': (480, 640), 'KITTIDepthDataset': (375, 1242)}
+#: Test-pipeline steps that fix the size (KITTI's KB crop).
+FIXED_SIZE_STEPS = {'KBCrop': (352, 1216)}
+
+
+def config_test_shape(cfg):
+    """The (H, W) of the network input at test time, and where it comes from.
+
+    Args:
+        cfg (mmengine.Config): The model config (``test_dataloader.dataset``).
+
+    Returns:
+        tuple[int, int, str]: height, width and a short description of the source.
+
+    Raises:
+        RuntimeError: Neither the test data nor the dataset type gives a size.
+    """
+    from mmseg.registry import DATASETS
+    ds_cfg = (cfg.get('test_dataloader') or {}).get('dataset')
+    if not isinstance(ds_cfg, dict):
+        raise RuntimeError('the config has no test_dataloader.dataset to take the test '
+                           'size from; pass --shape H W')
+    try:
+        dataset = DATASETS.build(copy.deepcopy(ds_cfg))
+        h, w = (int(v) for v in dataset[0]['inputs'].shape[-2:])
+        return h, w, 'first test sample'
+    except Exception as e:  # noqa: BLE001  (missing data: fall back, say why)
+        reason = f'{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
+    size = NATIVE_FRAME_SIZE.get(ds_cfg.get('type'))
+    if size is None:
+        raise RuntimeError(f'cannot take the test size from the config: the test data is '
+                           f'not readable ({reason}) and {ds_cfg.get("type")} has no known '
+                           'frame size; pass --shape H W')
+    for step in ds_cfg.get('pipeline') or []:
+        size = FIXED_SIZE_STEPS.get(step.get('type'), size)
+    return size[0], size[1], f'{ds_cfg["type"]} frame size (test data not read: {reason})'
 
 
 def main(argv=None) -> dict:
@@ -59,7 +106,11 @@ def main(argv=None) -> dict:
     model = init_model(args.config, args.checkpoint, device=args.device,
                        cfg_options=args.cfg_options)
     model.test_cfg['flip'] = args.flip
-    h, w = args.shape
+    if args.shape is not None:
+        (h, w), source = args.shape, '--shape'
+    else:
+        h, w, source = config_test_shape(model.cfg)
+    print(f'input size {h}x{w} ({source})')
     img = np.random.RandomState(0).randint(0, 256, (h, w, 3), dtype=np.uint8)
     packed = build_inference_pipeline(model.cfg, from_array=True)(dict(img=img))
     cuda = args.device.startswith('cuda')
@@ -89,7 +140,8 @@ def main(argv=None) -> dict:
     print('|---|---|---|---|---|---|---|---|')
     print(f'| {name} | {device} | {h}x{w} | {args.flip} | {args.num_iters} | '
           f'{1.0 / mean_s:.2f} | {1e3 * mean_s:.1f} | {1e3 * med_s:.1f} |')
-    return dict(fps=1.0 / mean_s, mean_s=mean_s, median_s=med_s, times=times)
+    return dict(fps=1.0 / mean_s, mean_s=mean_s, median_s=med_s, times=times,
+                shape=(h, w), shape_source=source)
 
 
 if __name__ == '__main__':

@@ -3,15 +3,17 @@
 Usage::
 
     python tools/analysis_tools/browse_dataset.py CONFIG --output-dir DIR --num N \
-        [--split train|val|test] [--cmap turbo] [--max-depth M] \
+        [--split train|val|test] [--cmap turbo] [--min-depth M] [--max-depth M] \
         [--channel-order bgr|rgb] [--cfg-options k=v ...]
 
-Each output ``DIR/<index>_<image stem>.png`` is the image as the model sees it (after
-augmentation; float images are clipped to ``[0, 255]``) next to its ``gt_depth_map``
-coloured with a matplotlib colormap between ``min_depth`` and ``max_depth`` (default:
-the dataset metainfo's ``max_depth``, else the 99th percentile of the valid depths);
-invalid pixels (``gt <= 0`` or non-finite) are black. Use it to check crops, rotations,
-flips and photometric changes by eye.
+Each output ``DIR/<index>_<image stem>.png`` shows two titled panels: the image as the
+model sees it (after augmentation; float images are clipped to ``[0, 255]``) and its
+``gt_depth_map`` coloured with a matplotlib colormap over the image's own valid depth
+range (``--min-depth`` / ``--max-depth`` fix either end instead), with a colour bar in
+metres under it; pixels without valid depth (``gt <= 0`` or non-finite) are grey, a colour
+none of the usual colormaps contains. Panels narrower than 256 px are enlarged (nearest
+neighbour) so the labels stay legible. Use it to check crops, rotations, flips and
+photometric changes by eye.
 """
 import argparse
 import os
@@ -22,6 +24,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 import mmdepth_dgr  # noqa: F401  (must come before mmseg; registers everything)
+from mmdepth_dgr.visualization import (INVALID_COLOR, colorbar_strip, colorize_depth,
+                                       depth_range, hstack_panels, labelled_panel,
+                                       upscale_nearest)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -32,10 +37,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--num', type=int, default=10, help='number of samples')
     p.add_argument('--split', default='train', choices=['train', 'val', 'test'],
                    help='which <split>_dataloader.dataset to browse')
-    p.add_argument('--cmap', default='turbo',
-                   help='matplotlib colormap (turbo maps no valid depth to black)')
-    p.add_argument('--min-depth', type=float, default=0.0)
-    p.add_argument('--max-depth', type=float, default=None)
+    p.add_argument('--cmap', default='turbo', help='matplotlib colormap')
+    p.add_argument('--min-depth', type=float, default=None,
+                   help='depth (m) at the start of the colormap (default: the smallest '
+                   'valid depth of each image)')
+    p.add_argument('--max-depth', type=float, default=None,
+                   help='depth (m) at the end of the colormap (default: the largest '
+                   'valid depth of each image)')
     p.add_argument('--channel-order', default='bgr', choices=['bgr', 'rgb'],
                    help='channel order of the packed image (LoadRGBFromFile default: '
                    'bgr)')
@@ -44,28 +52,40 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def colorize_depth(depth_m: np.ndarray,
-                   min_depth: float,
-                   max_depth: float,
-                   cmap: str = 'turbo') -> np.ndarray:
-    """Colour-map a depth map; invalid pixels are black.
+def draw_sample(img: np.ndarray, depth: Optional[np.ndarray],
+                min_depth: Optional[float] = None, max_depth: Optional[float] = None,
+                cmap: str = 'turbo', caption: Optional[str] = None,
+                min_panel_width: int = 256) -> np.ndarray:
+    """Titled image and depth panels, the depth with a colour bar in metres.
 
     Args:
-        depth_m (np.ndarray): ``(H, W)`` depth in metres, 0 / non-finite = invalid.
-        min_depth (float): depth mapped to the colormap's start.
-        max_depth (float): depth mapped to the colormap's end.
-        cmap (str): matplotlib colormap name. Defaults to ``'turbo'``.
+        img (np.ndarray): (H, W, 3) uint8 RGB.
+        depth (np.ndarray, optional): (H, W) metres; 0 / non-finite = invalid.
+        min_depth (float, optional): Colormap start. Defaults to the valid minimum.
+        max_depth (float, optional): Colormap end. Defaults to the valid maximum.
+        cmap (str): Matplotlib colormap. Defaults to 'turbo'.
+        caption (str, optional): Text under the image panel (the file name).
+        min_panel_width (int): Narrower panels are enlarged. Defaults to 256.
 
     Returns:
-        np.ndarray: ``(H, W, 3)`` uint8 RGB.
+        np.ndarray: The uint8 RGB canvas.
     """
-    import matplotlib
-    valid = np.isfinite(depth_m) & (depth_m > 0)
-    span = max(max_depth - min_depth, 1e-6)
-    norm = np.clip((np.where(valid, depth_m, min_depth) - min_depth) / span, 0, 1)
-    rgb = (matplotlib.colormaps[cmap](norm)[..., :3] * 255).astype(np.uint8)
-    rgb[~valid] = 0
-    return rgb
+    big = upscale_nearest(img, min_panel_width)
+    panels = [labelled_panel(big, 'image (after pipeline)', caption=caption)]
+    if depth is not None:
+        lo, hi = depth_range(depth)
+        lo = lo if min_depth is None else float(min_depth)
+        hi = hi if max_depth is None else float(max_depth)
+        if not hi > lo:
+            hi = lo + 1e-3
+        vis = upscale_nearest(colorize_depth(depth, lo, hi, cmap, INVALID_COLOR),
+                              min_panel_width)
+        valid = np.isfinite(depth) & (depth > 0)
+        panels.append(labelled_panel(
+            vis, f'GT depth ({100 * valid.mean():.0f}% valid)',
+            colorbar_strip(vis.shape[1], lo, hi, cmap, 'depth (m)',
+                           invalid_color=INVALID_COLOR, invalid_label='no depth')))
+    return hstack_panels(panels)
 
 
 def sample_to_arrays(sample: dict, channel_order: str = 'bgr'):
@@ -108,19 +128,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'error: {args.config} has no {key}', file=sys.stderr)
         return 1
     dataset = DATASETS.build(cfg[key]['dataset'])
-    max_depth = args.max_depth or dataset.metainfo.get('max_depth')
     os.makedirs(args.output_dir, exist_ok=True)
     n = min(args.num, len(dataset))
     for i in range(n):
         sample = dataset[i]
         img, depth = sample_to_arrays(sample, args.channel_order)
-        panels = [img]
-        if depth is not None:
-            valid = depth[np.isfinite(depth) & (depth > 0)]
-            hi = max_depth or (float(np.percentile(valid, 99)) if valid.size else 1.0)
-            panels.append(colorize_depth(depth, args.min_depth, hi, args.cmap))
-        canvas = np.concatenate(panels, axis=1)
-        stem = osp.splitext(osp.basename(dataset.get_data_info(i)['img_path']))[0]
+        img_path = dataset.get_data_info(i)['img_path']
+        canvas = draw_sample(img, depth, args.min_depth, args.max_depth, args.cmap,
+                             caption=osp.basename(img_path))
+        stem = osp.splitext(osp.basename(img_path))[0]
         out = osp.join(args.output_dir, f'{i:05d}_{stem}.png')
         cv2.imwrite(out, canvas[..., ::-1])
         print(out)

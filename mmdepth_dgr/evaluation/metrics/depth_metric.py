@@ -20,6 +20,7 @@ from ..functional.depth_metrics import (DEPTH_METRIC_NAMES, SILOG_CONVENTIONS,
                                         prepare_depth_eval, to_depth_map)
 from ..functional.edge_metrics import EDGE_METRIC_NAMES, edge_continuity_metrics
 from ..functional.eval_crops import CROP_CONVENTIONS, check_crop_name
+from ...utils.output_paths import OutputNames, output_relpath
 
 __all__ = ['DepthEvalMetric']
 
@@ -50,7 +51,14 @@ class DepthEvalMetric(BaseMetric):
     Images without ground truth, or without any valid GT pixel after crop and caps, are
     skipped with a warning and counted in ``num_skipped`` (if no image at all is left,
     :meth:`compute_metrics` raises); ``num_images`` counts the evaluated ones. A NaN prediction is
-    an error naming the image.
+    an error naming the image. The counts are returned as (integral) floats: mmengine's JSON
+    log keeps Python floats but drops the NumPy integers its message hub turns ints into.
+
+    Saved predictions (``output_dir``) keep the input's path relative to ``output_root``
+    (``tools/test.py --out`` sets it to the test set's image folder), so frames with equal
+    base names from different folders (every KITTI drive has a ``0000000005.png``) are
+    all kept; two inputs that would still share an output file (``x.jpg`` and ``x.png``
+    in one folder) are an error, never an overwrite.
 
     Config examples::
 
@@ -86,8 +94,14 @@ class DepthEvalMetric(BaseMetric):
             valid GT fraction inside the crop is below this. Defaults to 0.5.
         collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to 'cpu'.
         output_dir (str, optional): Save every prediction as a uint16 PNG
-            (``round(depth_m * depth_scale_factor)``, named after ``img_path``) and, at the
-            end, ``per_image_metrics.csv``. Defaults to None.
+            (``round(depth_m * depth_scale_factor)``) at
+            ``<output_dir>/<img_path relative to output_root, extension .png>`` and, at
+            the end, ``per_image_metrics.csv`` (one row per image, with that relative
+            ``name``). Defaults to None.
+        output_root (str, optional): Folder the ``img_path`` s are made relative to;
+            an image outside it (or no root) keeps its path relative to the current
+            directory, else its absolute path without the leading ``/``. See
+            :func:`~mmdepth_dgr.utils.output_relpath`. Defaults to None.
         format_only (bool): Only save predictions (needs ``output_dir``), compute nothing.
             Defaults to False.
         depth_scale_factor (float): PNG units per metre (256 = KITTI benchmark format,
@@ -111,6 +125,7 @@ class DepthEvalMetric(BaseMetric):
                  dense_gt_min_fraction: float = 0.5,
                  collect_device: str = 'cpu',
                  output_dir: Optional[str] = None,
+                 output_root: Optional[str] = None,
                  format_only: bool = False,
                  depth_scale_factor: float = 256.0,
                  prefix: Optional[str] = None) -> None:
@@ -139,6 +154,8 @@ class DepthEvalMetric(BaseMetric):
         self.max_rel_laplacian = float(max_rel_laplacian)
         self.dense_gt_min_fraction = float(dense_gt_min_fraction)
         self.output_dir = output_dir
+        self.output_root = output_root
+        self._output_names = OutputNames('prediction')
         self.format_only = bool(format_only)
         self.depth_scale_factor = float(depth_scale_factor)
         self._warned_sparse = False
@@ -210,11 +227,25 @@ class DepthEvalMetric(BaseMetric):
                 max_rel_laplacian=self.max_rel_laplacian))
         return result
 
+    def output_name(self, img_path: str) -> str:
+        """The relative path (``.png``) under ``output_dir`` of ``img_path``'s prediction.
+
+        Args:
+            img_path (str): The sample's image path.
+
+        Returns:
+            str: See ``output_root``.
+        """
+        return osp.splitext(output_relpath(img_path, self.output_root))[0] + '.png'
+
     def _save_prediction(self, pred: np.ndarray, name: str) -> None:
-        basename = osp.splitext(osp.basename(name))[0]
+        out = osp.join(self.output_dir, self.output_name(name))
+        self._output_names.claim(out, name)
+        mkdir_or_exist(osp.dirname(out))
         png = np.clip(np.nan_to_num(pred) * self.depth_scale_factor, 0, 65535)
-        cv2.imwrite(osp.join(self.output_dir, f'{basename}.png'),
-                    np.round(png).astype(np.uint16), [cv2.IMWRITE_PNG_COMPRESSION, 0])
+        if not cv2.imwrite(out, np.round(png).astype(np.uint16),
+                           [cv2.IMWRITE_PNG_COMPRESSION, 0]):
+            raise OSError(f'DepthEvalMetric: cannot write prediction {out}')
 
     # ---------------------------------------------------------- compute_metrics
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -226,7 +257,7 @@ class DepthEvalMetric(BaseMetric):
         Returns:
             dict[str, float]: The mean standard metrics, the edge metrics when enabled, and
             the counts ``num_images``, ``num_skipped`` (and ``num_dbe_images``,
-            ``num_continuity_images`` with edge metrics).
+            ``num_continuity_images`` with edge metrics) as integral floats.
         """
         logger: MMLogger = MMLogger.get_current_instance()
         if self.format_only:
@@ -246,16 +277,18 @@ class DepthEvalMetric(BaseMetric):
             for key in EDGE_METRIC_NAMES:
                 vals = [r[key] for r in done if math.isfinite(r[key])]
                 metrics[key] = float(np.mean(vals)) if vals else float('nan')
-        metrics['num_images'] = len(done)
-        metrics['num_skipped'] = skipped
+        counts = OrderedDict(num_images=len(done), num_skipped=skipped)
         if self.edge_metrics:
-            metrics['num_dbe_images'] = sum(math.isfinite(r['dbe_acc']) for r in done)
-            metrics['num_continuity_images'] = sum(
+            counts['num_dbe_images'] = sum(math.isfinite(r['dbe_acc']) for r in done)
+            counts['num_continuity_images'] = sum(
                 math.isfinite(r['grad_err']) for r in done)
 
         table = PrettyTable()
         for key, val in metrics.items():
-            table.add_column(key, [val if isinstance(val, int) else round(val, 5)])
+            table.add_column(key, [round(val, 5)])
+        for key, val in counts.items():
+            table.add_column(key, [val])
+            metrics[key] = float(val)
         print_log(f'DepthEvalMetric (crop={self.crop!r}, convention={self.crop_convention!r}'
                   f', silog={self.silog_convention!r}, median_scaling='
                   f'{self.median_scaling}):\n' + table.get_string(), logger)
@@ -264,7 +297,7 @@ class DepthEvalMetric(BaseMetric):
         return metrics
 
     def _save_per_image(self, results: List[dict]) -> None:
-        keys = ['img_path', 'skipped', 'scale', *DEPTH_METRIC_NAMES]
+        keys = ['name', 'img_path', 'skipped', 'scale', *DEPTH_METRIC_NAMES]
         if self.edge_metrics:
             keys += [*EDGE_METRIC_NAMES, 'num_smooth_px']
         path = osp.join(self.output_dir, 'per_image_metrics.csv')
@@ -272,5 +305,7 @@ class DepthEvalMetric(BaseMetric):
             writer = csv.DictWriter(f, fieldnames=keys, restval='')
             writer.writeheader()
             for r in results:
-                writer.writerow({k: r.get(k, '') for k in keys})
+                row = {k: r.get(k, '') for k in keys}
+                row['name'] = self.output_name(r['img_path'])
+                writer.writerow(row)
         print_log(f'DepthEvalMetric: per-image metrics saved to {path}', 'current')

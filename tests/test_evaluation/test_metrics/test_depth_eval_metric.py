@@ -1,6 +1,7 @@
 """DepthEvalMetric through process/compute_metrics with SegDataSample-style dicts."""
 import csv
 import math
+import os
 import os.path as osp
 
 import cv2
@@ -10,6 +11,8 @@ import torch
 from mmengine.structures import PixelData
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
+
+from mmdepth_dgr.utils import OutputCollisionError
 
 
 def make_sample(pred, gt=None, img_path='scene/rgb_0.jpg', **metainfo):
@@ -153,24 +156,82 @@ def test_evaluate_applies_prefix():
 
 
 def test_output_dir_saves_predictions_and_per_image_csv(tmp_path):
-    metric = build(output_dir=str(tmp_path), depth_scale_factor=1000.0)
-    metric.process({}, [make_sample([[2.5, 1.0]], [[1.0, 1.0]], 'x/img_3.jpg'),
-                        make_sample([[1.0]], [[0.0]], 'x/img_4.jpg')])
+    out = tmp_path / 'out'
+    metric = build(output_dir=str(out), output_root=str(tmp_path / 'data'),
+                   depth_scale_factor=1000.0)
+    metric.process({}, [make_sample([[2.5, 1.0]], [[1.0, 1.0]],
+                                    str(tmp_path / 'data/x/img_3.jpg')),
+                        make_sample([[1.0]], [[0.0]], str(tmp_path / 'data/x/img_4.jpg'))])
     metric.compute_metrics(metric.results)
-    png = cv2.imread(osp.join(tmp_path, 'img_3.png'), cv2.IMREAD_UNCHANGED)
+    png = cv2.imread(str(out / 'x' / 'img_3.png'), cv2.IMREAD_UNCHANGED)
     assert png.dtype == np.uint16 and png.tolist() == [[2500, 1000]]
-    with open(osp.join(tmp_path, 'per_image_metrics.csv'), newline='') as f:
+    with open(out / 'per_image_metrics.csv', newline='') as f:
         rows = list(csv.DictReader(f))
-    assert [r['img_path'] for r in rows] == ['x/img_3.jpg', 'x/img_4.jpg']
+    assert [r['name'] for r in rows] == ['x/img_3.png', 'x/img_4.png']
+    assert [r['img_path'] for r in rows] == [str(tmp_path / 'data/x/img_3.jpg'),
+                                             str(tmp_path / 'data/x/img_4.jpg')]
     assert float(rows[0]['abs_rel']) == pytest.approx((1.5 + 0) / 2)
     assert rows[1]['skipped'] == 'True'
 
 
 def test_format_only_saves_without_gt_and_computes_nothing(tmp_path):
-    metric = build(output_dir=str(tmp_path), format_only=True)
-    metric.process({}, [make_sample([[1.0]], None, 'test/img_9.png')])
+    metric = build(output_dir=str(tmp_path / 'out'), output_root=str(tmp_path),
+                   format_only=True)
+    metric.process({}, [make_sample([[1.0]], None, str(tmp_path / 'test/img_9.png'))])
     assert metric.compute_metrics(metric.results) == {}
-    assert osp.isfile(osp.join(tmp_path, 'img_9.png'))
+    assert osp.isfile(tmp_path / 'out' / 'test' / 'img_9.png')
+
+
+def test_equal_basenames_from_the_real_eigen_list_are_all_saved(tmp_path, samples_dir):
+    """652 evaluated KITTI Eigen test frames, 350 distinct base names: 652 files, and
+    one CSV row per frame naming its own file."""
+    root = str(tmp_path / 'raw')
+    with open(osp.join(samples_dir, 'splits', 'kitti_eigen_test.txt')) as f:
+        rels = [ln.split()[0] for ln in f.read().splitlines()
+                if ln.strip() and ln.split()[1] != 'None']
+    out = tmp_path / 'out'
+    metric = build(output_dir=str(out), output_root=root, depth_scale_factor=256.0)
+    for i, rel in enumerate(rels):
+        depth = 1.0 + i / 256.0  # a value per frame, to tell the files apart
+        metric.process({}, [make_sample([[depth]], [[1.0]], osp.join(root, rel))])
+    metric.compute_metrics(metric.results)
+    written = [osp.join(d, f) for d, _, fs in os.walk(out) for f in fs
+               if f.endswith('.png')]
+    assert len(written) == len(rels) == 652
+    for i in (0, 100, 651):  # the file of frame i holds frame i's prediction
+        png = cv2.imread(str(out / (osp.splitext(rels[i])[0] + '.png')),
+                         cv2.IMREAD_UNCHANGED)
+        assert int(png[0, 0]) == 256 + i
+    with open(out / 'per_image_metrics.csv', newline='') as f:
+        names = [r['name'] for r in csv.DictReader(f)]
+    assert len(set(names)) == 652
+
+
+def test_two_inputs_for_one_output_file_are_an_error_not_an_overwrite(tmp_path):
+    metric = build(output_dir=str(tmp_path / 'out'), output_root=str(tmp_path))
+    metric.process({}, [make_sample([[2.0]], [[1.0]], str(tmp_path / 'a/x.jpg'))])
+    with pytest.raises(OutputCollisionError, match='x.jpg.*x.png'):
+        metric.process({}, [make_sample([[3.0]], [[1.0]], str(tmp_path / 'a/x.png'))])
+    png = cv2.imread(str(tmp_path / 'out/a/x.png'), cv2.IMREAD_UNCHANGED)
+    assert int(png[0, 0]) == 512  # the first prediction, not overwritten
+
+
+def test_counts_survive_mmengines_json_log(tmp_path):
+    """The counts go through mmengine's message hub and LoggerHook's JSON conversion
+    (which drops NumPy integers) and arrive as numbers, not null."""
+    from mmengine.hooks import LoggerHook
+    from mmengine.logging import HistoryBuffer
+    metric = build(edge_metrics=True)
+    gt = np.tile(np.linspace(1, 3, 16), (16, 1))
+    metric.process({}, [make_sample(gt * 1.1, gt, 'a.png'),
+                        make_sample(gt, np.zeros_like(gt), 'b.png')])
+    res = metric.compute_metrics(metric.results)
+    # what RuntimeInfoHook + LogProcessor do: store as a scalar, read back current()
+    logged = {k: HistoryBuffer([v], [1]).current() for k, v in res.items()}
+    tags = LoggerHook._process_tags(logged)
+    for key, expected in (('num_images', 1), ('num_skipped', 1), ('num_dbe_images', 1),
+                          ('num_continuity_images', 1)):
+        assert tags[key] == expected, (key, tags[key])
 
 
 def test_real_nyu_sample_against_itself(samples_dir):
