@@ -375,7 +375,8 @@ def generate_dataset(out_dir: str, kind: str = 'nyu', num_train: Optional[int] =
         height (int, optional): Image height; None = 240 (nyu) / 192 (kitti).
         width (int, optional): Image width; None = 320 (nyu) / 640 (kitti).
         seed (int): Non-negative master seed. Defaults to 0.
-        progress (bool): Show a tqdm progress bar. Defaults to True.
+        progress (bool): Show a progress bar (on stdout: tqdm on a terminal, one line per
+            tenth otherwise). Defaults to True.
         num_workers (int): Worker processes (``<= 1`` = in this process). Defaults to 2.
         overwrite (bool): Replace a dataset with other parameters (or unknown files) in
             ``out_dir``. Defaults to False.
@@ -479,10 +480,10 @@ def generate_dataset(out_dir: str, kind: str = 'nyu', num_train: Optional[int] =
     dump(manifest)
     jobs = _jobs(dict(params, out_dir=out_dir))
     bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=params['num_train'] + params['num_test'], unit='img',
-                   desc=f'synthetic {kind}')
+    if progress:  # a tqdm bar on a terminal, a line per tenth in logs
+        from mmdepth_dgr.engine.hooks.progress_bar_hook import make_progress
+        bar = make_progress(params['num_train'] + params['num_test'], f'generate {kind}',
+                            unit='img')
     results = []
     try:
         if num_workers > 1 and len(jobs) > 1:

@@ -8,7 +8,7 @@ from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 from tqdm import tqdm
 
-__all__ = ['ProgressBarHook', 'LineProgress', 'format_metrics_table']
+__all__ = ['ProgressBarHook', 'LineProgress', 'make_progress', 'format_metrics_table']
 
 #: One line per report when the output is not a terminal (CI logs, files, pipes).
 LINE_FORMAT = ('{desc}: {n_fmt}/{total_fmt} ({percentage:3.0f}%) '
@@ -64,6 +64,30 @@ class LineProgress:
         self._closed = True
 
 
+def make_progress(total: int, desc: str, initial: int = 0, unit: str = 'it', file=None,
+                  leave: bool = True, reports: int = 10, min_interval_s: float = 0.5):
+    """A tqdm bar on a terminal, a :class:`LineProgress` elsewhere (CI logs, files).
+
+    Args:
+        total (int): Number of steps.
+        desc (str): Label.
+        initial (int): Steps already done. Defaults to 0.
+        unit (str): Step unit. Defaults to 'it'.
+        file: Text stream; None = ``sys.stdout`` now. Defaults to None.
+        leave (bool): Keep the finished tqdm bar on screen. Defaults to True.
+        reports (int): Lines over the total when not a terminal. Defaults to 10.
+        min_interval_s (float): Minimum seconds between tqdm redraws. Defaults to 0.5.
+
+    Returns:
+        tqdm | LineProgress: with ``update``, ``set_postfix_str`` and ``close``.
+    """
+    file = file or sys.stdout
+    if getattr(file, 'isatty', lambda: False)():
+        return tqdm(total=total, initial=initial, desc=desc, file=file, dynamic_ncols=True,
+                    mininterval=min_interval_s, leave=leave, unit=unit)
+    return LineProgress(total, desc, initial=initial, file=file, reports=reports, unit=unit)
+
+
 def format_metrics_table(metrics: Dict[str, float]) -> str:
     """Markdown table of a metrics dict: one header row, one value row.
 
@@ -117,15 +141,9 @@ class ProgressBarHook(Hook):
         return sys.stdout
 
     def _open(self, phase: str, total: int, initial: int = 0, nested: bool = False):
-        stream = self._stream()
-        isatty = getattr(stream, 'isatty', lambda: False)()
-        if isatty:
-            bar = tqdm(total=total, initial=initial, desc=phase, file=stream,
-                       dynamic_ncols=True, mininterval=self.min_interval_s,
-                       leave=not nested, unit='it')
-        else:
-            bar = LineProgress(total, phase, initial=initial, file=stream,
-                               reports=self.reports)
+        bar = make_progress(total, phase, initial=initial, file=self._stream(),
+                            leave=not nested, reports=self.reports,
+                            min_interval_s=self.min_interval_s)
         self._bars[phase] = bar
         return bar
 
