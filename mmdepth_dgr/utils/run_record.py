@@ -267,8 +267,13 @@ def record_differences(a: Optional[Dict], b: Optional[Dict],
             if fa.get(k) != fb.get(k)]
 
 
-def summarize_record(record: Optional[Dict]) -> str:
-    """One line: commit (dirty?), data fingerprint, main library versions, device."""
+def summarize_record(record: Optional[Dict], device: bool = True) -> str:
+    """One line: commit (dirty?), data fingerprint, main library versions, device.
+
+    Args:
+        record (dict | None): A run record.
+        device (bool): Include the device and thread count. Defaults to True.
+    """
     if not record:
         return 'not recorded'
     git = record.get('git') or {}
@@ -292,7 +297,8 @@ def summarize_record(record: Optional[Dict]) -> str:
                                        else '') + f', {dev.get("torch_threads")} torch threads')
     pins = record.get('pins') or {}
     pin_txt = '' if pins.get('match', True) else '; installed versions differ from the pins'
-    return f'commit {commit}; data {data_txt}; {libs}; {dev_txt}{pin_txt}'
+    return f'commit {commit}; data {data_txt}; {libs}' + (f'; {dev_txt}' if device else '') \
+        + pin_txt
 
 
 # ------------------------------------------------------------------------------- pins
