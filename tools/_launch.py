@@ -168,7 +168,8 @@ def _log_file(runner):
 
 
 def _rel(path) -> str:
-    path = str(path)
+    """``path`` relative to the current directory, unless that climbs two levels up."""
+    path = osp.normpath(str(path))
     rel = osp.relpath(path) if osp.isabs(path) else path
     return rel if not rel.startswith('..' + os.sep + '..') else path
 
@@ -209,8 +210,12 @@ def format_header(mode: str, config_path: str, runner, record: dict,
             sched = f'{tc.get("max_epochs")} epochs'
         batch = (cfg.get('train_dataloader') or {}).get('batch_size')
         sched += f', batch {batch}' + (' per process' if world > 1 else '')
+        iters = tc.get('max_iters', tc.get('max_epochs'))
         if tc.get('val_interval') is not None:
-            sched += f', validation every {tc["val_interval"]}'
+            no_val = iters is not None and (tc['val_interval'] > iters
+                                            or tc.get('val_begin', 1) > iters)
+            sched += (', no validation during training' if no_val
+                      else f', validation every {tc["val_interval"]}')'
         ckpt = ((cfg.get('default_hooks') or {}).get('checkpoint') or {}).get('interval')
         if ckpt is not None:
             sched += f', checkpoint every {ckpt}'

@@ -200,7 +200,7 @@ def test_every_config_loads_and_one_per_family_builds():
     assert not failures, '\n'.join(failures)
 
 
-_CONFIG_REF = re.compile(r'(?<![\w/.-])configs/[\w./+-]+?\.py\b')
+_CONFIG_REF = re.compile(r'(?<![\w/.-])configs/(?:[\w+-][\w.+-]*/)*[\w+-][\w.+-]*?\.py\b')
 
 
 def test_every_config_named_in_docs_tools_and_tests_exists():
