@@ -15,7 +15,12 @@
    timings) to ``<work dir>/quickstart_record.json`` (and ``--record PATH``).
 
 The console shows a progress bar per phase (generate, train, evaluate) and the table; the
-full mmengine log goes to the work dir (``--verbose`` shows it live). The README's
+full mmengine log goes to the work dir (``--verbose`` shows it live).
+
+Training uses one torch thread unless ``--threads`` says otherwise: CPU results depend on
+the thread count in their last digits (parallel reductions sum in another order, and 600
+iterations amplify it), and torch's default is the machine's core count, so with the
+default the printed numbers are the same on every machine (a CPU run is deterministic). The README's
 "Quickstart result" table is :func:`results_table` of the committed record
 ``docs/data/quickstart_cpu.json``; ``--from-record PATH`` prints it without training.
 """
@@ -68,6 +73,10 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     p.add_argument('--height', type=int, default=240, help='generated image height')
     p.add_argument('--width', type=int, default=320, help='generated image width')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--threads', type=int, default=1,
+                   help='torch threads (default 1: the numbers then do not depend on the '
+                   "machine's core count; more threads are faster and change the last "
+                   'digits)')
     p.add_argument('--verbose', action='store_true',
                    help="show mmengine's full log on the console (it always goes to the "
                    'work dir)')
@@ -170,6 +179,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
         _print_table(record)
         return record
     command = None if argv is None else ['python', 'tools/quickstart.py', *argv]
+    if args.threads < 1:
+        raise SystemExit(f'quickstart.py: --threads must be >= 1, got {args.threads}')
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     print(f'[quickstart] 1/3 data: {args.data_root}', flush=True)
@@ -217,7 +229,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     total_s = time.perf_counter() - t0
 
     record = make_run_record(command=command, data_root=args.data_root, extra=dict(
-        tool='quickstart', config=args.config, seed=args.seed, max_iters=iters,
+        tool='quickstart', config=args.config, seed=args.seed, threads=args.threads,
+        max_iters=iters,
         batch_size=cfg.train_dataloader.batch_size, work_dir=cfg.work_dir,
         dataset=dict(num_train=args.num_train, num_test=args.num_test, height=args.height,
                      width=args.width, status=status),

@@ -8,6 +8,7 @@ import shlex
 import sys
 
 import pytest
+import torch
 
 from tests.conftest import REPO_ROOT
 
@@ -33,7 +34,9 @@ def quick_run(tmp_path_factory):
             '--width', '96', '--data-root', str(tmp / 'data'), '--work-dir',
             str(tmp / 'work'), '--record', str(tmp / 'record.json')]
     tool = _load_tool()
+    threads = torch.get_num_threads()
     record = tool.main(argv)
+    torch.set_num_threads(threads)  # quickstart pins 1 thread; the other tests keep theirs
     return tool, argv, record, tmp
 
 
@@ -50,6 +53,7 @@ def test_two_iterations_through_the_quickstart_write_a_full_record(quick_run, ca
         assert record['versions'][key], key
     assert record['device']['torch_threads'] >= 1 and record['device']['cpu_model']
     assert record['max_iters'] == 2 and record['seed'] == 0
+    assert record['threads'] == record['device']['torch_threads'] == 1
     assert record['dataset'] == dict(num_train=8, num_test=2, height=64, width=96,
                                      status='generated')
     for which in ('model', 'constant_median'):
@@ -67,7 +71,9 @@ def test_two_iterations_through_the_quickstart_write_a_full_record(quick_run, ca
 def test_quickstart_prints_the_comparison_table_once_and_no_config_dump(quick_run, capfd):
     tool, argv, record, tmp = quick_run
     # a second call: the data is reused (fingerprint matches), the table printed once
+    threads = torch.get_num_threads()
     record2 = tool.main(argv)
+    torch.set_num_threads(threads)
     out = capfd.readouterr().out
     assert record2['dataset']['status'] == 'already there, unchanged'
     assert out.count('| model |') == 1 and tool.results_table(record2) in out
@@ -115,4 +121,5 @@ def test_readme_quickstart_table_is_what_the_committed_record_makes():
     assert record['dataset']['num_train'] == defaults.num_train
     assert record['dataset']['num_test'] == defaults.num_test
     assert record['config'] == defaults.config and record['max_iters'] == 600
+    assert record['threads'] == defaults.threads == record['device']['torch_threads']
     assert tool.main(['--from-record', RECORD]) == record
