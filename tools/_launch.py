@@ -215,7 +215,7 @@ def format_header(mode: str, config_path: str, runner, record: dict,
             no_val = iters is not None and (tc['val_interval'] > iters
                                             or tc.get('val_begin', 1) > iters)
             sched += (', no validation during training' if no_val
-                      else f', validation every {tc["val_interval"]}')'
+                      else f', validation every {tc["val_interval"]}')
         ckpt = ((cfg.get('default_hooks') or {}).get('checkpoint') or {}).get('interval')
         if ckpt is not None:
             sched += f', checkpoint every {ckpt}'
