@@ -1,4 +1,14 @@
-"""Shared pytest setup: offline hub, seeded RNGs, the optional ../shared samples."""
+"""Shared pytest setup: offline hub, seeded RNGs, the real samples in ../shared/samples.
+
+The real NYU/KITTI sample files live beside the checkout (``../shared/samples``, never in
+the repository). Locally, tests that need them skip when the folder is absent. With
+``CI=true`` (``.ci/run`` exports it) a missing folder fails the whole run at start-up with
+a message naming the folder, so CI cannot pass without them. Whenever the folder is
+there, its ``SHA256SUMS`` is verified once per session; a mismatch fails every test that
+uses the samples (and, under CI, the run), naming the files.
+"""
+import functools
+import hashlib
 import os
 import os.path as osp
 import random
@@ -48,11 +58,81 @@ def _forget_visualizers():
         cls._instance_dict.clear()
 
 
+def in_ci() -> bool:
+    """Whether the run is CI (``CI`` set to true/1/yes, as CI services and .ci/run do)."""
+    return os.environ.get('CI', '').strip().lower() in ('true', '1', 'yes')
+
+
+def samples_problem(folder: str = SAMPLES):
+    """What is wrong with the samples folder, or None.
+
+    Returns:
+        str | None: the folder is missing, its ``SHA256SUMS`` is missing or unreadable,
+        or files are missing / differ from their listed SHA-256 (named, up to 10).
+    """
+    if not osp.isdir(folder):
+        return f'the real samples folder {folder} is missing'
+    sums = osp.join(folder, 'SHA256SUMS')
+    if not osp.isfile(sums):
+        return f'{sums} is missing'
+    bad, listed = [], 0
+    with open(sums, encoding='utf-8') as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.split(None, 1)
+            if len(parts) != 2 or len(parts[0]) != 64:
+                return f'{sums}:{lineno}: not a "<sha256>  <path>" line: {line.strip()!r}'
+            digest, rel = parts[0].lower(), parts[1].strip().lstrip('*')
+            listed += 1
+            path = osp.join(folder, rel)
+            if not osp.isfile(path):
+                bad.append(f'{rel} (missing)')
+                continue
+            h = hashlib.sha256()
+            with open(path, 'rb') as data:
+                for block in iter(lambda: data.read(1 << 20), b''):
+                    h.update(block)
+            if h.hexdigest() != digest:
+                bad.append(f'{rel} (sha256 {h.hexdigest()[:12]}, listed {digest[:12]})')
+    if not listed:
+        return f'{sums} lists no files'
+    if bad:
+        shown = ', '.join(bad[:10]) + (f' and {len(bad) - 10} more' if len(bad) > 10 else '')
+        return f'{len(bad)} of the {listed} files in {sums} do not match: {shown}'
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _samples_problem_once():
+    return samples_problem(SAMPLES)
+
+
+def pytest_configure(config):
+    # mmengine imports and reloads pkg_resources (config scope resolution); setuptools 81
+    # warns about the API each time. Exactly that warning is not ours (tools/_launch.py
+    # filters it the same way for the command-line tools).
+    config.addinivalue_line('filterwarnings',
+                            'ignore:pkg_resources is deprecated as an API:UserWarning')
+    if in_ci():
+        problem = _samples_problem_once()
+        if problem:
+            raise pytest.UsageError(
+                f'CI=true: {problem}. CI runs with ../shared beside the checkout, and the '
+                'real-sample tests must run there, not skip.')
+
+
 @pytest.fixture
 def samples_dir():
-    """Path to ``../shared/samples``; skips the test when it is absent."""
-    if not osp.isdir(SAMPLES):
-        pytest.skip('../shared/samples is absent')
+    """Path to ``../shared/samples`` (verified against its SHA256SUMS).
+
+    Skips the test when the folder is absent, unless ``CI=true``: then it fails.
+    """
+    if not osp.isdir(SAMPLES) and not in_ci():
+        pytest.skip(f'{SAMPLES} is absent (with CI=true this fails)')
+    problem = _samples_problem_once()
+    if problem:
+        pytest.fail(problem)
     return SAMPLES
 
 

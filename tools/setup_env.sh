@@ -3,6 +3,9 @@
 # with test extras). Idempotent: a second run only checks and exits in seconds.
 #   bash tools/setup_env.sh               # mmcv-lite (no compiled ops; enough for depth)
 #   bash tools/setup_env.sh --full-mmcv   # also build full mmcv 2.1.0 from source (10-12 min)
+# Every version is pinned exactly in requirements/{runtime,tests}.txt; the run ends with a
+# check that the installed versions are the pinned ones. VENV=/path/to/venv selects
+# another environment folder (default: .venv in the checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -12,12 +15,12 @@ FULL_MMCV=0
 for arg in "$@"; do
   case "$arg" in
     --full-mmcv) FULL_MMCV=1 ;;
-    -h|--help) sed -n 2,5p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,8p "$0"; exit 0 ;;
     *) echo "setup_env.sh: unknown option '$arg' (use --full-mmcv or --help)" >&2; exit 2 ;;
   esac
 done
 
-REQS=(requirements/runtime.txt requirements/mminstall.txt requirements/tests.txt)
+REQS=(requirements/runtime.txt requirements/tests.txt)
 STAMP="$VENV/.mmdepth_dgr_stamp"
 HASH=$(cat "${REQS[@]}" setup.py | sha256sum | cut -c1-16)
 
@@ -57,6 +60,17 @@ fi
 
 echo "[setup] checking the installation"
 "$VENV/bin/python" -m pip check
+"$VENV/bin/python" - <<'PY'
+import sys
+from mmdepth_dgr.utils.run_record import pin_mismatches
+bad = pin_mismatches()
+if bad:
+    for name, pinned, installed in bad:
+        print(f'[setup] {name}: pinned {pinned}, installed {installed or "nothing"}',
+              file=sys.stderr)
+    sys.exit('[setup] installed versions differ from requirements/ (listed above)')
+print('[setup] every installed version equals its pin in requirements/')
+PY
 "$VENV/bin/python" - <<'PY'
 import mmdepth_dgr, torch, mmcv, mmengine, mmseg
 from mmdepth_dgr.utils import has_compiled_mmcv

@@ -15,12 +15,10 @@ import os
 import os.path as osp
 from typing import Optional
 
-from _launch import load_config, teardown_launcher
+from _launch import announce_run, build_runner, load_config, teardown_launcher
 
 import mmdepth_dgr  # noqa: F401
 from mmengine.config import Config, DictAction
-
-from mmdepth_dgr.engine import build_runner
 
 
 def parse_args():
@@ -44,6 +42,11 @@ def parse_args():
         'an error naming it and the keys.')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
+    parser.add_argument(
+        '--verbose', action='store_true',
+        help='show the full mmengine log on the console (environment, config, hook table, '
+        'log lines). Default: a run header, progress bars and the metrics; the full log '
+        'goes to the work dir either way')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -111,7 +114,8 @@ def build_cfg(args) -> Config:
 def main():
     args = parse_args()
     cfg = build_cfg(args)
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, verbose=args.verbose)
+    announce_run(runner, 'test', args.config, checkpoint=args.checkpoint)
     try:
         runner.load_checkpoint(args.checkpoint, map_location='cpu',
                                strict=not args.non_strict)

@@ -10,13 +10,11 @@ import argparse
 import os
 import os.path as osp
 
-from _launch import load_config, teardown_launcher
+from _launch import announce_run, build_runner, load_config, teardown_launcher
 
 import mmdepth_dgr  # noqa: F401  (registers datasets, models, metrics, hooks)
 from mmengine.config import Config, DictAction
 from mmengine.runner import find_latest_checkpoint
-
-from mmdepth_dgr.engine import build_runner
 
 
 def parse_args():
@@ -37,6 +35,11 @@ def parse_args():
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. train_cfg.max_iters=100')
+    parser.add_argument(
+        '--verbose', action='store_true',
+        help='show the full mmengine log on the console (environment, config, hook table, '
+        'log lines). Default: a run header, progress bars and the metrics; the full log '
+        'goes to the work dir either way')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -88,7 +91,8 @@ def build_cfg(args) -> Config:
 def main():
     args = parse_args()
     cfg = build_cfg(args)
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, verbose=args.verbose)
+    announce_run(runner, 'train', args.config)
     try:
         runner.train()
     finally:

@@ -388,6 +388,19 @@ class BaseDepthDataset(BaseDataset):
             self._check_files_exist(self.data_list)
         return self.data_list
 
+    def data_fingerprint(self, verify: bool = False) -> Optional[dict]:
+        """The fingerprint of generated data under ``data_root`` (generator version,
+        content hash, parameters; see
+        :func:`mmdepth_dgr.datasets.synthetic.read_fingerprint`), or None for data the
+        generator did not write.
+
+        Args:
+            verify (bool): Hash the files again (``'verified'`` in the result). Defaults
+                to False.
+        """
+        from .synthetic.generate import read_fingerprint  # lazy: the generator is heavy
+        return read_fingerprint(self.data_root, verify=verify) if self.data_root else None
+
     @staticmethod
     def _log(msg: str, level: str = 'INFO') -> None:
         print_log(msg, logger=MMLogger.get_current_instance(),

@@ -216,8 +216,7 @@ def test_disable_pretrained_weights_reaches_nested_entries():
 def test_readme_dgr_configs_predict_depth(name):
     """The README's "Add DGR to your model" configs, through the inference API."""
     path = osp.join(REPO, 'configs', 'dgr', f'{name}.py')
-    if not osp.isfile(path):
-        pytest.skip(f'{path} not present')
+    assert osp.isfile(path), f'{path} is missing (a deleted config fails, never skips)'
     m = init_model(path)
     depth = inference_model(m, _image(40, 50))
     assert depth.shape == (40, 50) and np.isfinite(depth).all()

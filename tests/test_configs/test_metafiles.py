@@ -198,3 +198,26 @@ def test_every_config_loads_and_one_per_family_builds():
             failures.append(f'{rel}: built model has no decode_head')
         del model
     assert not failures, '\n'.join(failures)
+
+
+_CONFIG_REF = re.compile(r'(?<![\w/.-])configs/(?:[\w+-][\w.+-]*/)*[\w+-][\w.+-]*?\.py\b')
+
+
+def test_every_config_named_in_docs_tools_and_tests_exists():
+    """A config deleted together with its metafile entry still fails a test: every
+    ``configs/....py`` path written in the READMEs, docs, model index, tools and tests
+    must exist (tests that load a named config fail rather than skip when it is gone)."""
+    sources = [INDEX, osp.join(REPO, 'README.md')]
+    for pattern in ('configs/**/*.md', 'docs/**/*.md', 'tools/**/*.py', 'tools/**/*.sh',
+                    'tests/**/*.py', 'configs/**/*.yaml', 'demo/**/*.py'):
+        sources += glob.glob(osp.join(REPO, pattern), recursive=True)
+    missing, seen = [], 0
+    for path in sorted(set(sources)):
+        with open(path, encoding='utf-8') as f:
+            for lineno, line in enumerate(f, 1):
+                for ref in _CONFIG_REF.findall(line):
+                    seen += 1
+                    if not osp.isfile(osp.join(REPO, ref)):
+                        missing.append(f'{_rel(path)}:{lineno}: {ref}')
+    assert seen > 20, f'only {seen} config references found; is the pattern broken?'
+    assert not missing, 'named configs that do not exist:\n' + '\n'.join(missing)

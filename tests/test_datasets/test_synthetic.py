@@ -370,3 +370,136 @@ def test_cli_writes_then_skips_and_rejects_bad_input(repo_root, tmp_path, capsys
     (tmp_path / 'f').write_text('x')
     assert cli.main(['--out', str(tmp_path / 'f' / 'o'), '--no-progress']) == 2
     assert str(tmp_path / 'f') in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- fingerprint
+def test_manifest_records_version_and_a_content_hash_of_every_written_file(tmp_path):
+    import hashlib
+
+    from mmdepth_dgr.datasets.synthetic import GENERATOR_VERSION
+    root = tmp_path / 'd'
+    man = generate_dataset(str(root), seed=0, **TINY_NYU)
+    files = [f for f in _all_files(root) if f != MANIFEST_NAME]
+    # the sha256sum text of every file but the manifest, in path order, hashed again
+    text = ''.join(f'{hashlib.sha256((root / f).read_bytes()).hexdigest()}  {f}\n'
+                   for f in sorted(f.replace(os.sep, '/') for f in files))
+    assert man['content_sha256'] == hashlib.sha256(text.encode()).hexdigest()
+    assert man['num_files'] == len(files) == 2 + 2 * 5
+    on_disk = json.loads((root / MANIFEST_NAME).read_text())
+    assert on_disk['generator_version'] == GENERATOR_VERSION
+    assert on_disk['content_sha256'] == man['content_sha256']
+
+
+def test_other_generator_version_is_regenerated_not_reused(tmp_path, monkeypatch):
+    from mmdepth_dgr.datasets.synthetic import generate as gen
+    root = tmp_path / 'd'
+    first = generate_dataset(str(root), seed=0, **TINY_NYU)
+    monkeypatch.setattr(gen, 'GENERATOR_VERSION', gen.GENERATOR_VERSION + 1)
+    again = generate_dataset(str(root), seed=0, **TINY_NYU)
+    assert again['skipped'] is False
+    assert f'generator version {first["generator_version"]}' in again['regenerated']
+    assert json.loads((root / MANIFEST_NAME).read_text())['generator_version'] == \
+        first['generator_version'] + 1
+    # now current: reused
+    assert generate_dataset(str(root), seed=0, **TINY_NYU)['skipped'] is True
+
+
+def test_no_overwrite_refuses_a_stale_folder_naming_it_and_the_mismatch(tmp_path,
+                                                                        monkeypatch):
+    from mmdepth_dgr.datasets.synthetic import StaleDatasetError
+    from mmdepth_dgr.datasets.synthetic import generate as gen
+    root = tmp_path / 'd'
+    generate_dataset(str(root), seed=0, **TINY_NYU)
+    stamp = {f: (root / f).read_bytes() for f in _all_files(root)}
+    monkeypatch.setattr(gen, 'GENERATOR_VERSION', gen.GENERATOR_VERSION + 1)
+    with pytest.raises(StaleDatasetError) as exc:
+        generate_dataset(str(root), seed=0, regenerate_stale=False, **TINY_NYU)
+    msg = str(exc.value)
+    assert str(root) in msg
+    assert f'version {gen.GENERATOR_VERSION - 1}' in msg
+    assert f'writes version {gen.GENERATOR_VERSION}' in msg
+    assert stamp == {f: (root / f).read_bytes() for f in _all_files(root)}  # untouched
+
+
+def test_an_edited_file_fails_the_content_hash_and_is_regenerated(tmp_path):
+    from mmdepth_dgr.datasets.synthetic import read_fingerprint, stale_reason
+    root = tmp_path / 'd'
+    generate_dataset(str(root), seed=0, **TINY_NYU)
+    victim = root / sorted(f for f in _all_files(root) if 'sync_depth' in f)[-1]
+    original = victim.read_bytes()
+    assert read_fingerprint(str(root))['verified'] is True
+    depth = cv2.imread(str(victim), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(victim), depth + 1)
+    assert read_fingerprint(str(root))['verified'] is False
+    assert 'changed after generation' in stale_reason(str(root))
+    again = generate_dataset(str(root), seed=0, **TINY_NYU)
+    assert again['skipped'] is False and 'changed after generation' in again['regenerated']
+    assert victim.read_bytes() == original
+
+
+def test_a_renderer_change_without_version_bump_is_caught_by_the_spot_check(tmp_path,
+                                                                           monkeypatch):
+    from mmdepth_dgr.datasets.synthetic import generate as gen
+    root = tmp_path / 'd'
+    generate_dataset(str(root), seed=0, **TINY_NYU)
+    original = gen.write_rgb
+    # the "new code" encodes its JPEGs at another quality, GENERATOR_VERSION unchanged
+    monkeypatch.setattr(gen, 'write_rgb', lambda path, rgb: original(path, rgb, 80))
+    again = generate_dataset(str(root), seed=0, **TINY_NYU)
+    assert again['skipped'] is False
+    assert 'renders' in again['regenerated'] and '.jpg' in again['regenerated']
+
+
+def test_a_version_1_folder_without_content_hash_is_stale(tmp_path):
+    root = tmp_path / 'd'
+    generate_dataset(str(root), seed=0, **TINY_NYU)
+    man = json.loads((root / MANIFEST_NAME).read_text())
+    # the layout written before fingerprints: version among the params, no hash
+    man['params']['generator_version'] = 1
+    for key in ('generator_version', 'content_sha256', 'num_files'):
+        man.pop(key)
+    (root / MANIFEST_NAME).write_text(json.dumps(man))
+    again = generate_dataset(str(root), seed=0, **TINY_NYU)
+    assert again['skipped'] is False and 'generator version 1' in again['regenerated']
+
+
+def test_kitti_spot_check_accepts_its_own_output(tmp_path):
+    from mmdepth_dgr.datasets.synthetic import stale_reason
+    root = tmp_path / 'k'
+    generate_dataset(str(root), seed=0, **TINY_KITTI)
+    assert stale_reason(str(root)) is None
+    assert generate_dataset(str(root), seed=0, **TINY_KITTI)['skipped'] is True
+
+
+def test_dataset_class_reports_the_fingerprint_of_generated_data(tmp_path):
+    from mmdepth_dgr.datasets import NYUDepthDataset
+    root = tmp_path / 'd'
+    man = generate_dataset(str(root), seed=0, **TINY_NYU)
+    ds = NYUDepthDataset(data_root=str(root), split_file='nyu_test.txt',
+                         data_prefix=dict(img_path='test', depth_map_path='test'),
+                         depth_scale=1000.0, pipeline=[])
+    fp = ds.data_fingerprint(verify=True)
+    assert fp['content_sha256'] == man['content_sha256'] and fp['verified'] is True
+    assert fp['generator_version'] == man['generator_version'] and fp['kind'] == 'nyu'
+    other = tmp_path / 'plain'
+    other.mkdir()
+    (other / 'list.txt').write_text('a.jpg b.png 500\n')
+    plain = NYUDepthDataset(data_root=str(other), split_file='list.txt', lazy_init=True,
+                            pipeline=[])
+    assert plain.data_fingerprint() is None
+
+
+def test_cli_no_overwrite_exits_2_naming_the_folder(repo_root, tmp_path, capsys,
+                                                    monkeypatch):
+    from mmdepth_dgr.datasets.synthetic import generate as gen
+    cli = _load_cli(repo_root)
+    args = ['--kind', 'nyu', '--out', str(tmp_path / 'o'), '--num-train', '2', '--num-test',
+            '1', '--height', '24', '--width', '32', '--workers', '1', '--no-progress']
+    assert cli.main(args) == 0
+    monkeypatch.setattr(gen, 'GENERATOR_VERSION', gen.GENERATOR_VERSION + 1)
+    capsys.readouterr()
+    assert cli.main(args + ['--no-overwrite']) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / 'o') in err and 'generator version' in err
+    assert cli.main(args) == 0
+    assert 'Regenerated' in capsys.readouterr().out

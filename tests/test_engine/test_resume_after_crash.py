@@ -105,7 +105,7 @@ def test_sigkilled_training_resumes_to_the_uninterrupted_final_weights(
     assert ref.returncode == 0, ref.stderr[-3000:]
 
     # resume from <work>/last_checkpoint
-    res = subprocess.run(_args(synthetic_nyu_root, crash_work) + ['--resume'],
+    res = subprocess.run(_args(synthetic_nyu_root, crash_work) + ['--resume', '--verbose'],
                          cwd=REPO_ROOT, env=_env(), capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -7,7 +7,9 @@ and that ``--out`` keeps a document's hand-written text around the generated blo
 import importlib.util
 import json
 import math
+import re
 import os.path as osp
+import shlex
 
 import pytest
 
@@ -74,6 +76,19 @@ def test_quick_run_writes_every_row_column_and_claim_with_finite_values(tmp_path
     assert _table(merged, 'variant') == _table(text, 'variant')
     assert _table(merged, 'claim') == _table(text, 'claim')
 
+    # Every run carries its provenance; the report states it, the command is quoted.
+    saved = json.loads(runs.read_text())
+    prov = saved['runs'][0]['provenance']
+    assert all(r['provenance'] == prov for r in saved['runs'])
+    assert shlex.split(prov['command']) == [
+        'python', 'tools/analysis_tools/reproduce_claims.py', '--quick', '--tiny-model',
+        '--threads', '1', '--out', str(out), '--save-runs', str(runs)]
+    assert prov['data']['verified'] is True and prov['data']['kind'] == 'nyu'
+    assert prov['versions']['torch'] and prov['git']['commit']
+    line = next(ln for ln in text.splitlines() if ln.startswith('Provenance: '))
+    assert prov['git']['commit'][:12] in line and prov['data']['content_sha256'][:12] in line
+    assert line in merged.splitlines()
+
 
 def test_paired_verdict_follows_the_metric_directions():
     tool = _load_tool()
@@ -137,6 +152,45 @@ def test_from_runs_names_the_file_at_fault(tmp_path):
         tool.merge_runs([f0, partial])
 
 
+def _with_provenance(path, **changes):
+    """Give every run of a --save-runs file the same run record, with dotted
+    ``changes`` applied; returns the record."""
+    data = json.loads(open(path).read())
+    prov = dict(command='c', git=dict(commit='a' * 40, dirty=False, diff_sha256=None),
+                data=dict(kind='nyu', generator_version=2, content_sha256='d' * 64,
+                          params=dict(num_train=300), verified=True),
+                versions=dict(torch='2.14.1', numpy='2.4.6'),
+                device=dict(type='cpu', name='CPU', count=0, torch_threads=2))
+    for key, value in changes.items():
+        *parents, last = key.split('.')
+        node = prov
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    for r in data['runs']:
+        r['provenance'] = prov
+    open(path, 'w').write(json.dumps(data))
+    return prov
+
+
+def test_from_runs_refuses_runs_of_other_data_code_or_libraries_naming_the_field(tmp_path):
+    tool = _load_tool()
+    f0 = _runs_file(tmp_path / 's0.json', tool, seed=0, shift=0.1)
+    f1 = _runs_file(tmp_path / 's1.json', tool, seed=1, shift=0.1)
+    _with_provenance(f0)
+    _with_provenance(f1, **{'device.name': 'GPU', 'command': 'other'})  # may differ
+    assert tool.merge_runs([f0, f1])[1] == [0, 1]
+    for field, value in (('data.content_sha256', 'e' * 64), ('data.generator_version', 1),
+                         ('git.commit', 'b' * 40), ('versions.numpy', '2.4.5')):
+        _with_provenance(f1, **{field: value})
+        with pytest.raises(ValueError, match=rf's1\.json: .*seed 1 was made with other '
+                           rf'.*s0\.json: {re.escape(field)}: '):
+            tool.merge_runs([f0, f1])
+    legacy = _runs_file(tmp_path / 'legacy.json', tool, seed=1, shift=0.1)  # no record
+    with pytest.raises(ValueError, match=r'legacy\.json: .*record: present vs absent'):
+        tool.merge_runs([f0, legacy])
+
+
 @pytest.mark.parametrize('runs_file,section', [
     ('claims_cpu_200iter.json', '## Measured: default size'),
     ('claims_h100_600iter.json', '## Supplement')])
@@ -153,6 +207,9 @@ def test_docs_tables_come_from_the_committed_runs(runs_file, section):
         assert len(rows) == (7 if first == 'variant' else 6)
         doc_header, doc_rows = _table(supplement, first)
         assert (doc_header, doc_rows) == (header, rows)
+    # ... and so is the provenance line (commit, data fingerprint, libraries)
+    provenance = [ln for ln in text.splitlines() if ln.startswith('Provenance: ')]
+    assert len(provenance) == 1 and provenance[0] in supplement.splitlines()
 
 
 def test_from_runs_rejects_bad_files_and_training_options(tmp_path, capsys):

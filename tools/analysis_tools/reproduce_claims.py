@@ -49,6 +49,7 @@ import math
 import os
 import os.path as osp
 import platform
+import shlex
 import statistics
 import sys
 import tempfile
@@ -69,6 +70,10 @@ from mmengine.runner import Runner  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from mmdepth_dgr.datasets.synthetic import generate_dataset  # noqa: E402
+from mmdepth_dgr.utils.run_record import (make_run_record, record_differences,  # noqa: E402
+                                          summarize_record)
+
+SCRIPT = 'tools/analysis_tools/reproduce_claims.py'
 
 #: label -> config path (relative to the repository root).
 VARIANTS: Dict[str, str] = {
@@ -277,9 +282,20 @@ def describe_setup(args) -> Dict:
                 f'CPU ({platform.processor() or platform.machine()})')
 
 
+def provenance_line(records: Sequence[Optional[Dict]]) -> str:
+    """The report's provenance: code, data fingerprint and library versions of the runs
+    (which :func:`merge_runs` guarantees agree), or that they were not recorded."""
+    known = [r for r in records if r]
+    if not known:
+        return ('Provenance: not recorded (these runs predate run records: no commit, data '
+                'fingerprint or library versions were stored with them).')
+    return f'Provenance: {summarize_record(known[0], device=False)}.'
+
+
 def report(setup: Dict, seeds: Sequence[int], results, total_s: float, command: str,
-           load: Optional[float] = None, total_note: str = '') -> str:
-    """Markdown report: command, setup line, results table, paired table.
+           load: Optional[float] = None, total_note: str = '',
+           provenance: Sequence[Optional[Dict]] = ()) -> str:
+    """Markdown report: command, setup line, provenance line, results table, paired table.
 
     Args:
         setup (dict): from :func:`describe_setup`.
@@ -289,6 +305,8 @@ def report(setup: Dict, seeds: Sequence[int], results, total_s: float, command: 
         command (str): the command line that produced the report.
         load (float, optional): 1-min load average at the end; None: not shown.
         total_note (str): shown after the total, e.g. how it was summed.
+        provenance (Sequence[dict | None]): the runs' run records
+            (:func:`provenance_line`). Defaults to none recorded.
 
     Returns:
         str: the markdown text.
@@ -302,6 +320,8 @@ def report(setup: Dict, seeds: Sequence[int], results, total_s: float, command: 
         f'({setup["num_train"]} train / {setup["num_test"]} test, data seed 0), seeds '
         f'{list(seeds)}, {setup["threads"]} torch threads; torch {setup["torch"]}, '
         f'{setup["device"]}{load_txt}; total {total_s / 60:.1f} min{total_note}.',
+        '',
+        provenance_line(list(provenance)),
         '',
         f'Mean ± sample std (ddof=1) over {len(seeds)} seed(s); test split, full '
         'frame, 1e-3..10 m. d1 higher is better, the rest lower; dbe_* in pixels, '
@@ -322,7 +342,9 @@ def report(setup: Dict, seeds: Sequence[int], results, total_s: float, command: 
 def save_runs(path: str, setup: Dict, total_s: float, command: str, runs: List[Dict],
               merged_from: int = 1) -> None:
     """Write the ``--save-runs`` JSON: setup, total wall time, command, the run records
-    (``variant``, ``seed``, ``metrics``) and how many processes produced them."""
+    (``variant``, ``seed``, ``metrics``, ``provenance``: the run record of
+    :func:`mmdepth_dgr.utils.run_record.make_run_record`) and how many processes
+    produced them."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w', encoding='utf-8') as f:
         json.dump(dict(setup=setup, total_s=total_s, command=command, runs=runs,
@@ -333,15 +355,18 @@ def merge_runs(paths: Sequence[str]):
     """Merge ``--save-runs`` files into ``(setup, seeds, results, total_s, runs, n)``.
 
     Every file must have the same setup except ``threads``/``device``/``torch`` (differing
-    values are all shown, joined by ``/``) and every variant must have a run for every
-    seed, exactly once.
+    values are all shown, joined by ``/``), every run the same provenance in code, data
+    fingerprint and library versions (:data:`~mmdepth_dgr.utils.run_record.MERGE_FIELDS`;
+    runs saved before run records existed merge only with each other), and every variant
+    must have a run for every seed, exactly once.
     ``total_s`` is the sum of the files' wall times, ``n`` the number of processes they
     came from (a merged file counts as many as it merged), ``runs`` the run records.
 
     Raises:
-        ValueError: naming the file at fault.
+        ValueError: naming the file at fault (and, for provenance, the differing fields).
     """
     setup, runs, total, sources = None, [], 0.0, 0
+    first_prov = None
     keys = ('iters', 'batch_size', 'height', 'width', 'num_train', 'num_test')
     shown = {'threads': [], 'device': [], 'torch': []}
     for path in paths:
@@ -370,9 +395,20 @@ def merge_runs(paths: Sequence[str]):
         if unknown:
             raise ValueError(f'{path}: unknown variant(s) {unknown}; this script knows '
                              f'{list(VARIANTS)}')
-        # each record keeps the command that trained it (a merged file's records
-        # already carry theirs)
-        runs += [dict(r, _file=path, command=r.get('command', command)) for r in file_runs]
+        # each record keeps the command and provenance it was trained with (a merged
+        # file's records already carry theirs)
+        for r in file_runs:
+            prov = r.get('provenance', data.get('provenance'))
+            if first_prov is None:
+                first_prov = (path, r, prov)
+            diffs = record_differences(first_prov[2], prov)
+            if diffs:
+                raise ValueError(
+                    f'{path}: {r["variant"]} seed {r["seed"]} was made with other code, '
+                    f'data or libraries than {first_prov[1]["variant"]} seed '
+                    f'{first_prov[1]["seed"]} in {first_prov[0]}: ' + '; '.join(diffs))
+            runs.append(dict(r, _file=path, command=r.get('command', command),
+                             provenance=prov))
         total += file_total
         sources += int(data.get('merged_from', 1))
     # differing threads/devices/torch builds are listed, not hidden behind the first file's
@@ -413,10 +449,11 @@ def write_report(path: str, text: str) -> None:
         f.write(text)
 
 
-def train_all(args) -> Tuple[List[Dict], float]:
+def train_all(args, command: Optional[str] = None) -> Tuple[List[Dict], float]:
     """Train and evaluate every (seed, variant) of ``args``; returns the run records
-    (``variant``, ``seed``, ``metrics``) in seed-major order and their wall time (data
-    generation excluded)."""
+    (``variant``, ``seed``, ``metrics``, ``provenance``) in seed-major order and their
+    wall time (data generation excluded). ``provenance`` is the run record of the process
+    (commit, data fingerprint, library versions, device, ``command``)."""
     torch.set_num_threads(args.threads or max(1, min(2, os.cpu_count() or 1)))
     with tempfile.TemporaryDirectory(prefix='claims_') as tmp:
         data_root = args.data_root or (osp.join(tmp, 'data') if args.quick
@@ -424,6 +461,7 @@ def train_all(args) -> Tuple[List[Dict], float]:
         generate_dataset(data_root, kind='nyu', num_train=args.num_train,
                          num_test=args.num_test, height=args.height, width=args.width,
                          seed=0, progress=False)
+        provenance = make_run_record(command=command, data_root=data_root)
         work_root = args.work_dir or osp.join(tmp, 'work')
         names = args.variants or list(VARIANTS)
         runs = []
@@ -438,7 +476,8 @@ def train_all(args) -> Tuple[List[Dict], float]:
                              osp.join(work_root, f'{slug}_s{seed}'), seed, args.iters,
                              args.batch_size, args.tiny_model)
             metrics = train_and_test(cfg)
-            runs.append(dict(variant=name, seed=seed, metrics=metrics))
+            runs.append(dict(variant=name, seed=seed, metrics=metrics,
+                             provenance=provenance))
             tqdm.write(f'[claims] {name} seed {seed}: ' + ', '.join(
                 f'{k}={metrics[k]:.4g}' for k in (*METRICS, 'wall_s')))
         total = time.perf_counter() - t0
@@ -447,14 +486,13 @@ def train_all(args) -> Tuple[List[Dict], float]:
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
-    command = ('python tools/analysis_tools/reproduce_claims.py ' + ' '.join(
-        sys.argv[1:] if argv is None else argv)).strip()
+    command = shlex.join(['python', SCRIPT, *(sys.argv[1:] if argv is None else argv)])
     if args.from_runs:
         setup, seeds, results, total, runs, sources = merge_runs(args.from_runs)
         load, note = None, (f' (sum over the {sources} processes that made the merged '
                             'runs)' if sources > 1 else '')
     else:
-        runs, total = train_all(args)
+        runs, total = train_all(args, command)
         sources, seeds, note = 1, args.seeds, ''
         setup = describe_setup(args)
         results = {name: [r['metrics'] for r in runs if r['variant'] == name]
@@ -462,7 +500,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
     if args.save_runs:
         save_runs(args.save_runs, setup, total, command, runs, sources)
-    text = report(setup, seeds, results, total, command, load, total_note=note)
+    text = report(setup, seeds, results, total, command, load, total_note=note,
+                  provenance=[r.get('provenance') for r in runs])
     print(text)
     if args.out:
         write_report(args.out, text)

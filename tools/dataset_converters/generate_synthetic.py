@@ -6,8 +6,11 @@ Examples::
     python tools/dataset_converters/generate_synthetic.py --kind kitti --out data/synthetic_kitti \\
         --num-train 200 --num-test 50 --height 192 --width 640
 
-Re-running with the same parameters on a complete folder does nothing (the parameters are
-kept in ``<out>/synthetic_manifest.json``); other parameters need ``--overwrite``.
+Re-running with the same parameters does nothing when the folder holds what this code
+writes (``<out>/synthetic_manifest.json`` keeps the parameters, the generator version and a
+content hash; the first views are rendered again to compare). A folder written by other
+code, or whose files changed, is regenerated -- or refused with ``--no-overwrite``. Other
+parameters need ``--overwrite``.
 The layouts are documented in ``mmdepth_dgr/datasets/synthetic/writers.py``.
 """
 import argparse
@@ -41,8 +44,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='kitti ground truth: exact pixel depth at LiDAR hits (pixel) '
                              "or the hits' own depth (lidar)")
     parser.add_argument('--workers', type=int, default=2, help='worker processes (default: 2)')
-    parser.add_argument('--overwrite', action='store_true',
-                        help='replace a dataset with other parameters in --out')
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument('--overwrite', action='store_true',
+                      help='replace a dataset with other parameters in --out')
+    mode.add_argument('--no-overwrite', action='store_true',
+                      help='never replace files: refuse (exit code 2) when --out holds a '
+                      'dataset with these parameters that this code would not write '
+                      '(older generator version, changed files) instead of regenerating '
+                      'it')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 
@@ -56,20 +65,25 @@ def main(argv=None) -> int:
                                num_test=args.num_test, height=args.height, width=args.width,
                                seed=args.seed, progress=not args.no_progress,
                                num_workers=args.workers, overwrite=args.overwrite,
-                               views_per_job=args.views_per_scene, gt_values=args.gt_values)
+                               views_per_job=args.views_per_scene, gt_values=args.gt_values,
+                               regenerate_stale=not args.no_overwrite)
     except (ValueError, OSError) as e:  # bad option / folder: one clear line, exit code 2
         print(f'generate_synthetic.py: error: {e}', file=sys.stderr)
         return 2
     elapsed = time.perf_counter() - start
     root = osp.abspath(out)
     p, k = man['params'], man['intrinsics']
+    fingerprint = (f'generator version {man["generator_version"]}, content sha256 '
+                   f'{man["content_sha256"][:12]}')
     if man['skipped']:
         print(f'{root} already holds this dataset ({p["kind"]}, {p["num_train"]} train / '
-              f'{p["num_test"]} test, {p["height"]}x{p["width"]}, seed {p["seed"]}); '
-              'nothing to do.')
+              f'{p["num_test"]} test, {p["height"]}x{p["width"]}, seed {p["seed"]}; '
+              f'{fingerprint}); nothing to do.')
         return 0
     c = man['counts']
-    print(f'Wrote synthetic {p["kind"]} dataset to {root} in {elapsed:.1f} s')
+    if man.get('regenerated'):
+        print(f'Regenerated {root}: {man["regenerated"]}')
+    print(f'Wrote synthetic {p["kind"]} dataset to {root} in {elapsed:.1f} s ({fingerprint})')
     print(f'  train: {c["train"]} images ({c["train_without_gt"]} without GT) -> '
           f'{man["split_files"][0]}')
     print(f'  test:  {c["test"]} images ({c["test_without_gt"]} without GT) -> '

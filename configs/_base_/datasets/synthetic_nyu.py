@@ -1,6 +1,8 @@
 # Procedurally generated indoor scenes in the NYU/BTS layout (240x320), written by
 # `python tools/dataset_converters/generate_synthetic.py --kind nyu --out data/synthetic_nyu`
-# (tools/train.py generates them on first use when the folder is missing).
+# or by tools/quickstart.py (which also regenerates a folder written by another generator
+# version). tools/train.py and tools/test.py do not generate data: with the folder
+# missing they stop with an error naming the split file.
 dataset_type = 'NYUDepthDataset'
 data_root = 'data/synthetic_nyu'
 

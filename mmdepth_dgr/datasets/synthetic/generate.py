@@ -2,18 +2,36 @@
 
 Determinism: every scene (NYU room) or drive (KITTI street) is one job seeded with
 ``np.random.SeedSequence(seed, spawn_key=(kind, split, job))``; the job derives the
-seeds of its views from that. Output bytes therefore depend only on the parameters, not
-on the number of worker processes or their scheduling.
+seeds of its views from that. Output bytes therefore depend only on the parameters (and
+the code and image libraries that render and encode them), not on the number of worker
+processes or their scheduling.
 
-Idempotence: ``<out_dir>/synthetic_manifest.json`` records the parameters. It is written
-with ``"complete": false`` before generation and rewritten with ``true`` at the end; a
-later call with the same parameters on a complete dataset whose listed files all exist
-returns immediately (``"skipped": true`` in the returned dict).
+Fingerprint and reuse: ``<out_dir>/synthetic_manifest.json`` records the parameters, the
+``generator_version`` of the code that wrote the folder and ``content_sha256``, a hash of
+every file it wrote (:func:`content_hash`). It is written with ``"complete": false``
+before generation and rewritten with ``true`` at the end. A later call with the same
+parameters reuses the folder (``"skipped": true`` in the returned dict) only when it is
+what the current code would write (:func:`stale_reason` returns None):
+
+* the manifest is complete and its ``generator_version`` equals :data:`GENERATOR_VERSION`;
+* the files on disk still hash to the recorded ``content_sha256`` (nothing edited,
+  truncated or deleted since);
+* the first two views of every split, rendered again in a temporary folder, give the
+  same bytes as the files on disk. This spot check (a second or two) catches a renderer or
+  encoder change made without bumping :data:`GENERATOR_VERSION`, and a different
+  OpenCV/numpy build that encodes differently; a hand-maintained version number alone
+  did not (folders written by earlier code were reused silently).
+
+Otherwise the folder is regenerated, or, with ``regenerate_stale=False``
+(``--no-overwrite``), refused with an error naming the folder and the mismatch.
 """
+import hashlib
 import json
 import multiprocessing as mp
 import os
 import os.path as osp
+import shutil
+import tempfile
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -26,11 +44,13 @@ from .writers import (KITTI_DEPTH_SCALE, NYU_DEPTH_SCALE, kitti_paths, kitti_spl
                       write_split_file)
 
 __all__ = ['generate_dataset', 'DATASET_DEFAULTS', 'MANIFEST_NAME', 'GENERATOR_VERSION',
-           'KITTI_DATES', 'dataset_is_complete']
+           'KITTI_DATES', 'dataset_is_complete', 'content_hash', 'stale_reason',
+           'read_fingerprint', 'StaleDatasetError']
 
 MANIFEST_NAME = 'synthetic_manifest.json'
-#: Bump when the renderer changes so that stale folders are regenerated.
-GENERATOR_VERSION = 1
+#: Bump when the renderer or the writers change what is written. Version 1 folders carry
+#: no content hash and were written by several renderer revisions; they are all stale.
+GENERATOR_VERSION = 2
 KITTI_DATES = ('2011_09_26', '2011_09_28', '2011_09_29', '2011_09_30', '2011_10_03')
 #: Per kind: default counts, image size, views per job and split file names.
 DATASET_DEFAULTS = {
@@ -144,13 +164,182 @@ def _read_manifest(out_dir: str) -> Optional[Dict]:
         raise ValueError(f'{path} is not a readable synthetic-dataset manifest: {e}') from e
 
 
-def dataset_is_complete(out_dir: str, params: Optional[Dict] = None) -> bool:
-    """Whether ``out_dir`` holds a complete dataset (with these ``params`` if given)."""
-    man = _read_manifest(out_dir)
-    if not man or not man.get('complete') or (params is not None and man['params'] != params):
-        return False
+class StaleDatasetError(FileExistsError):
+    """A folder holds a synthetic dataset that the current code would not write; the
+    message names the folder and the mismatch."""
+
+
+def _user_params(man: Dict) -> Dict:
+    """The manifest's generation parameters, without the version (version-1 manifests
+    kept ``generator_version`` among them)."""
+    return {k: v for k, v in (man.get('params') or {}).items() if k != 'generator_version'}
+
+
+def _manifest_version(man: Dict):
+    return man.get('generator_version', (man.get('params') or {}).get('generator_version'))
+
+
+def _sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def content_hash(out_dir: str, man: Optional[Dict] = None) -> Optional[Tuple[str, int]]:
+    """SHA-256 over every file a generated dataset consists of.
+
+    The files are the split lists and every image / depth map they name (not the
+    manifest). The digest is that of the text ``"<sha256 of file>  <relative path>\n"``
+    per file in sorted path order (the ``sha256sum`` format), so it depends on the bytes
+    and the names only, not on timestamps or the machine.
+
+    Args:
+        out_dir (str): Dataset root.
+        man (dict, optional): Its manifest; None = read ``out_dir``'s.
+
+    Returns:
+        tuple[str, int] | None: ``(hex digest, number of files)``; None when there is no
+        manifest, a split file is missing or a listed file is missing.
+    """
+    man = _read_manifest(out_dir) if man is None else man
+    if not man:
+        return None
     files = _listed_files(out_dir, man['params']['kind'], man['split_files'])
-    return files is not None and all(osp.isfile(f) for f in files)
+    if files is None:
+        return None
+    files = files + [osp.join(out_dir, n) for n in man['split_files']]
+    if not all(osp.isfile(f) for f in files):
+        return None
+    lines = sorted(f'{osp.relpath(f, out_dir).replace(os.sep, "/")}' for f in files)
+    h = hashlib.sha256()
+    for rel in lines:
+        h.update(f'{_sha256_file(osp.join(out_dir, rel))}  {rel}\n'.encode('utf-8'))
+    return h.hexdigest(), len(lines)
+
+
+def _spot_check(out_dir: str, man: Dict) -> Optional[str]:
+    """Render the first two views of each split again in a temporary folder and compare.
+
+    Returns:
+        str | None: what differs (a file name or a split line), None when identical.
+    """
+    params = man['params']
+    tmp = tempfile.mkdtemp(prefix='synthetic_check_')
+    try:
+        for split, name in zip(_SPLITS, man['split_files']):
+            jobs = [j for j in _jobs(dict(params, out_dir=tmp))
+                    if j['split'] == split and j['job'] == 0 and j['count'] > 0]
+            if not jobs:
+                continue
+            # The first two views suffice: views are seeded one by one (SeedSequence
+            # children do not depend on how many are spawned), and two keep KITTI's
+            # "frame 0 of a multi-frame test drive has no GT" rule as on disk.
+            _, _, lines = _run_job(dict(jobs[0], count=min(2, jobs[0]['count'])))
+            with open(osp.join(out_dir, name), encoding='utf-8') as f:
+                on_disk = f.read().splitlines()[:len(lines)]
+            if on_disk != lines:
+                return f'{name} lines 1-{len(lines)}'
+        for dirpath, _, names in os.walk(tmp):
+            for n in sorted(names):
+                rel = osp.relpath(osp.join(dirpath, n), tmp)
+                disk = osp.join(out_dir, rel)
+                if not osp.isfile(disk) or _sha256_file(disk) != _sha256_file(
+                        osp.join(dirpath, n)):
+                    return rel.replace(os.sep, '/')
+        return None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stale_reason(out_dir: str, params: Optional[Dict] = None,
+                 spot_check: bool = True) -> Optional[str]:
+    """Why ``out_dir`` is not what the current code would write (None: it is).
+
+    Checks, in order: a manifest exists (and has these ``params`` when given), generation
+    finished, the generator version is :data:`GENERATOR_VERSION`, a content hash is
+    recorded, every listed file exists, the files hash to the recorded
+    ``content_sha256``, and (``spot_check``) the first two views of every split render to
+    the same bytes again.
+
+    Args:
+        out_dir (str): Dataset root.
+        params (dict, optional): Expected generation parameters (as in the manifest's
+            ``params``); None = accept the recorded ones.
+        spot_check (bool): Re-render the first two views of each split. Defaults to True.
+
+    Returns:
+        str | None: a sentence naming the mismatch, or None when the folder can be reused.
+    """
+    man = _read_manifest(out_dir)
+    if man is None:
+        return f'it holds no {MANIFEST_NAME}'
+    if params is not None and _user_params(man) != params:
+        return f'it was generated with other parameters ({_user_params(man)})'
+    if not man.get('complete'):
+        return 'its generation did not finish ("complete": false in the manifest)'
+    version = _manifest_version(man)
+    if version != GENERATOR_VERSION:
+        return (f'it was written by generator version {version}; this code writes version '
+                f'{GENERATOR_VERSION}')
+    recorded = man.get('content_sha256')
+    if not recorded:
+        return 'its manifest records no content_sha256'
+    now = content_hash(out_dir, man)
+    if now is None:
+        return 'files listed by its split files are missing'
+    if now[0] != recorded:
+        return (f'its files changed after generation (content sha256 {now[0][:12]}, '
+                f'recorded {recorded[:12]})')
+    if spot_check:
+        differs = _spot_check(out_dir, man)
+        if differs is not None:
+            return (f'this code renders {differs} differently from the file on disk (the '
+                    'renderer or an image library changed without a generator version '
+                    'bump)')
+    return None
+
+
+def read_fingerprint(out_dir: str, verify: bool = True) -> Optional[Dict]:
+    """The fingerprint of a generated dataset, for run records and dataset classes.
+
+    Args:
+        out_dir (str): Dataset root.
+        verify (bool): Hash the files again and report whether they still match the
+            recorded ``content_sha256`` (``'verified'``); False = trust the manifest.
+            Defaults to True.
+
+    Returns:
+        dict | None: ``source`` ('synthetic'), ``kind``, ``generator_version``,
+        ``content_sha256`` (as recorded), ``num_files``, ``params``, ``complete`` and
+        ``verified`` (True / False; None when not checked or nothing is recorded). None
+        when ``out_dir`` holds no manifest.
+    """
+    try:
+        man = _read_manifest(out_dir)
+    except ValueError:
+        return None
+    if not man:
+        return None
+    recorded = man.get('content_sha256')
+    verified = None
+    if verify and recorded:
+        now = content_hash(out_dir, man)
+        verified = now is not None and now[0] == recorded
+    return dict(source='synthetic', kind=(man.get('params') or {}).get('kind'),
+                generator_version=_manifest_version(man), content_sha256=recorded,
+                num_files=man.get('num_files'), params=_user_params(man),
+                complete=bool(man.get('complete')), verified=verified)
+
+
+def dataset_is_complete(out_dir: str, params: Optional[Dict] = None) -> bool:
+    """Whether ``out_dir`` holds a complete dataset (with these ``params`` if given) that
+    the current code would write (see :func:`stale_reason`; no spot check here)."""
+    try:
+        return stale_reason(out_dir, params, spot_check=False) is None
+    except ValueError:
+        return False
 
 
 def _remove_old(out_dir: str, man: Dict) -> None:
@@ -171,7 +360,8 @@ def generate_dataset(out_dir: str, kind: str = 'nyu', num_train: Optional[int] =
                      num_test: Optional[int] = None, height: Optional[int] = None,
                      width: Optional[int] = None, seed: int = 0, progress: bool = True,
                      num_workers: int = 2, overwrite: bool = False,
-                     views_per_job: Optional[int] = None, gt_values: str = 'pixel') -> Dict:
+                     views_per_job: Optional[int] = None, gt_values: str = 'pixel',
+                     regenerate_stale: bool = True) -> Dict:
     """Generate a synthetic depth dataset on disk.
 
     Args:
@@ -185,7 +375,8 @@ def generate_dataset(out_dir: str, kind: str = 'nyu', num_train: Optional[int] =
         height (int, optional): Image height; None = 240 (nyu) / 192 (kitti).
         width (int, optional): Image width; None = 320 (nyu) / 640 (kitti).
         seed (int): Non-negative master seed. Defaults to 0.
-        progress (bool): Show a tqdm progress bar. Defaults to True.
+        progress (bool): Show a progress bar (on stdout: tqdm on a terminal, one line per
+            tenth otherwise). Defaults to True.
         num_workers (int): Worker processes (``<= 1`` = in this process). Defaults to 2.
         overwrite (bool): Replace a dataset with other parameters (or unknown files) in
             ``out_dir``. Defaults to False.
@@ -194,17 +385,31 @@ def generate_dataset(out_dir: str, kind: str = 'nyu', num_train: Optional[int] =
         gt_values (str): KITTI ground-truth values, ``'pixel'`` (exact pixel z-depth at
             LiDAR-hit pixels) or ``'lidar'`` (the hits' own depth); see :mod:`.lidar`.
             Defaults to 'pixel'.
+        regenerate_stale (bool): When ``out_dir`` holds a dataset with these parameters
+            that the current code would not write (older generator version, files changed
+            or missing, a spot-checked file renders differently; see
+            :func:`stale_reason`), regenerate it. False: raise
+            :class:`StaleDatasetError` naming the folder and the mismatch instead.
+            Defaults to True.
 
     Returns:
-        dict: The manifest (parameters, intrinsics, split files, data prefixes, counts) plus
-        ``'skipped'``: True when an identical complete dataset was already there.
+        dict: The manifest (parameters, generator version, content hash, intrinsics, split
+        files, data prefixes, counts) plus ``'skipped'``: True when the folder already
+        held what this call would write, ``'regenerated'``: the reason a stale folder
+        was replaced (None otherwise).
+
+    Raises:
+        FileExistsError: ``out_dir`` holds a dataset with other parameters or unknown
+            files, and ``overwrite`` is False.
+        StaleDatasetError: ``out_dir`` holds a stale dataset and ``regenerate_stale`` is
+            False.
     """
     if kind not in DATASET_DEFAULTS:
         raise ValueError(f"unknown kind {kind!r}; choose 'nyu' or 'kitti'")
     if gt_values not in ('pixel', 'lidar'):
         raise ValueError(f"gt_values must be 'pixel' or 'lidar', got {gt_values!r}")
     dflt = DATASET_DEFAULTS[kind]
-    params = dict(kind=kind, generator_version=GENERATOR_VERSION,
+    params = dict(kind=kind,
                   num_train=dflt['num_train'] if num_train is None else int(num_train),
                   num_test=dflt['num_test'] if num_test is None else int(num_test),
                   height=dflt['height'] if height is None else int(height),
@@ -233,7 +438,8 @@ def generate_dataset(out_dir: str, kind: str = 'nyu', num_train: Optional[int] =
         raise PermissionError(f'output folder {out_dir} is not writable')
 
     intr = _intrinsics(kind, params['height'], params['width'])
-    manifest = dict(params=params, complete=False, split_files=list(dflt['splits']),
+    manifest = dict(params=params, generator_version=GENERATOR_VERSION, complete=False,
+                    split_files=list(dflt['splits']),
                     intrinsics=dict(fx=intr.fx, fy=intr.fy, cx=intr.cx, cy=intr.cy,
                                     height=intr.height, width=intr.width),
                     depth_scale=NYU_DEPTH_SCALE if kind == 'nyu' else KITTI_DEPTH_SCALE,
@@ -242,17 +448,25 @@ def generate_dataset(out_dir: str, kind: str = 'nyu', num_train: Optional[int] =
                                  {s: dict(img_path='', depth_map_path='') for s in _SPLITS}))
 
     old = _read_manifest(out_dir)
-    if old is not None and old.get('params') == params and dataset_is_complete(out_dir, params):
-        old['skipped'] = True
-        return old
-    if old is not None and old.get('params') != params:
+    regenerated = None
+    if old is not None and _user_params(old) == params:
+        regenerated = stale_reason(out_dir, params)
+        if regenerated is None:
+            return dict(old, skipped=True, regenerated=None)
+        if not regenerate_stale:
+            raise StaleDatasetError(
+                f'{out_dir} holds a synthetic dataset with these parameters that this code '
+                f'would not write: {regenerated}. Regenerate it (drop --no-overwrite / '
+                'pass regenerate_stale=True) or choose another output folder.')
+        _remove_old(out_dir, old)
+    elif old is not None:
         if not overwrite:
             raise FileExistsError(
                 f'{out_dir} already holds a synthetic dataset with other parameters '
-                f'({old.get("params")}); pass overwrite=True (--overwrite) or choose '
+                f'({_user_params(old)}); pass overwrite=True (--overwrite) or choose '
                 'another output folder')
         _remove_old(out_dir, old)
-    elif old is None and os.listdir(out_dir) and not overwrite:
+    elif os.listdir(out_dir) and not overwrite:
         raise FileExistsError(f'{out_dir} is not empty and holds no {MANIFEST_NAME}; choose '
                               'an empty folder or pass overwrite=True (--overwrite)')
 
@@ -266,10 +480,10 @@ def generate_dataset(out_dir: str, kind: str = 'nyu', num_train: Optional[int] =
     dump(manifest)
     jobs = _jobs(dict(params, out_dir=out_dir))
     bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=params['num_train'] + params['num_test'], unit='img',
-                   desc=f'synthetic {kind}')
+    if progress:  # a tqdm bar on a terminal, a line per tenth in logs
+        from mmdepth_dgr.engine.hooks.progress_bar_hook import make_progress
+        bar = make_progress(params['num_train'] + params['num_test'], f'generate {kind}',
+                            unit='img')
     results = []
     try:
         if num_workers > 1 and len(jobs) > 1:
@@ -295,6 +509,7 @@ def generate_dataset(out_dir: str, kind: str = 'nyu', num_train: Optional[int] =
         write_split_file(osp.join(out_dir, name), lines)
         counts[split] = len(lines)
         counts[f'{split}_without_gt'] = sum(ln.split()[1] == 'None' for ln in lines)
-    manifest.update(complete=True, counts=counts)
+    digest, num_files = content_hash(out_dir, manifest)
+    manifest.update(complete=True, counts=counts, content_sha256=digest, num_files=num_files)
     dump(manifest)
-    return dict(manifest, skipped=False)
+    return dict(manifest, skipped=False, regenerated=regenerated)
