@@ -91,17 +91,21 @@ def make_progress(total: int, desc: str, initial: int = 0, unit: str = 'it', fil
 def format_metrics_table(metrics: Dict[str, float]) -> str:
     """Markdown table of a metrics dict: one header row, one value row.
 
-    Counts (integers) are printed as integers, other numbers with 4 decimals.
+    Counts (integers, and the integral floats of ``num_*`` keys: the depth metric returns
+    its counts as floats for mmengine's JSON log) are printed as integers, other numbers
+    with 4 decimals.
     """
-    def fmt(v):
+    def fmt(key, v):
         v = v.item() if hasattr(v, 'item') else v  # numpy / torch scalars
         if isinstance(v, float):
+            if key.startswith('num_') and v.is_integer():
+                return str(int(v))
             return f'{v:.4f}'
         return str(v)
 
     keys = list(metrics)
     return '\n'.join(['| ' + ' | '.join(keys) + ' |', '|' + '---|' * len(keys),
-                      '| ' + ' | '.join(fmt(metrics[k]) for k in keys) + ' |'])
+                      '| ' + ' | '.join(fmt(k, metrics[k]) for k in keys) + ' |'])
 
 
 @HOOKS.register_module()
