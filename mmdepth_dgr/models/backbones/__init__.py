@@ -1,4 +1,9 @@
 from .dgr_backbone import SUPPORTED_HOSTS, DGRBackbone
+from .swin_pretrained import (SWIN_LAYOUTS, PretrainedSwinTransformer,
+                              check_swin_coverage, convert_swin_state_dict,
+                              swin_state_dict_layout)
 from .timm_encoder import TIMMEncoder, timm_encoder_forward
 
-__all__ = ['DGRBackbone', 'SUPPORTED_HOSTS', 'TIMMEncoder', 'timm_encoder_forward']
+__all__ = ['DGRBackbone', 'SUPPORTED_HOSTS', 'TIMMEncoder', 'timm_encoder_forward',
+           'PretrainedSwinTransformer', 'convert_swin_state_dict',
+           'swin_state_dict_layout', 'check_swin_coverage', 'SWIN_LAYOUTS']
