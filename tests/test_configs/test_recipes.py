@@ -191,7 +191,8 @@ def _model_for(cfg, key):
         _MODELS.clear()
         gc.collect()
         with DefaultScope.overwrite_default_scope('mmseg'):
-            _MODELS[host] = MODELS.build(disable_pretrained_weights(copy.deepcopy(cfg.model)))
+            model_cfg = disable_pretrained_weights(copy.deepcopy(cfg.model))
+            _MODELS[host] = MODELS.build(model_cfg)
     return _MODELS[host]
 
 
@@ -290,11 +291,6 @@ def test_length_and_total_batch(recipes, key):
     assert r['data']['split_file'] == off['train_list']
 
 
-def _built(step):
-    name, args = step
-    return TRANSFORMS.build(dict(type=name, **args)) if name else None
-
-
 @pytest.mark.parametrize('key', KEYS)
 def test_crops_and_augmentations_in_the_hosts_order(recipes, key):
     off, (cfg, r) = OFFICIAL[key], recipes[key]
@@ -369,7 +365,8 @@ def test_paper_schedule_keeps_the_dgr_papers_sec4_values():
     by_part = {}
     for g in wrapper.optimizer.param_groups:
         for p in g['params']:
-            part = 'backbone' if any(p is q for q in model.backbone.parameters()) else 'head'
+            in_backbone = any(p is q for q in model.backbone.parameters())
+            part = 'backbone' if in_backbone else 'head'
             by_part.setdefault(part, set()).add((g['lr'], g['weight_decay'], g['eps'],
                                                  tuple(g['betas'])))
     assert by_part == {'backbone': {(1e-4, 0.01, 1e-6, (0.9, 0.999))},

@@ -10,7 +10,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def _tool():
     spec = importlib.util.spec_from_file_location(
-        'recipe_gpu_bench', osp.join(REPO, 'tools', 'analysis_tools', 'recipe_gpu_bench.py'))
+        'recipe_gpu_bench',
+        osp.join(REPO, 'tools', 'analysis_tools', 'recipe_gpu_bench.py'))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -34,7 +35,8 @@ def test_every_benchmarked_config_exists_and_has_its_dgr_partner():
 
 
 def test_one_generated_training_step_runs_on_cpu():
-    config = osp.join(REPO, 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py')
+    config = osp.join(REPO, 'configs/quickstart',
+                      'mit-b0_regression_1xb4-600iter_synnyu-240x320.py')
     out = BENCH.bench(config, iters=1, warmup=0, device='cpu',
                       cfg_options={'train_dataloader.batch_size': 1}, crop=(64, 96))
     assert out['batch'] == 1 and out['img_per_s'] > 0 and out['peak_gib'] is None

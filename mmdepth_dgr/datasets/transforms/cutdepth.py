@@ -1,4 +1,4 @@
-"""CutDepth (Ishii & Yamashita, arXiv:2107.07684): paste a patch of the GT depth into the RGB.
+"""CutDepth (Ishii & Yamashita, arXiv:2107.07684): paste a GT depth patch into the RGB.
 
 PixelFormer's NYU training loader applies it to every NYU sample; NeWCRFs, AdaBins and
 BTS do not. The patch geometry, with ``a, b, c, d ~ U(0, 1)`` and the size ratio ``p``

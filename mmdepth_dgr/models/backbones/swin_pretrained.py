@@ -53,7 +53,8 @@ SWIN_LAYOUTS = ('mmseg', 'microsoft', 'timm')
 _WHERE = 'mmdepth_dgr/models/backbones/swin_pretrained.py'
 _DOWNSAMPLE = re.compile(r'^layers\.(\d+)\.downsample\.')
 # Patch merging: Microsoft's channel block k holds (row parity, column parity)
-# (0,0), (1,0), (0,1), (1,1); nn.Unfold's kernel position 2*kh + kw reads block [0, 2, 1, 3].
+# (0,0), (1,0), (0,1), (1,1); nn.Unfold's kernel position 2*kh + kw reads block
+# [0, 2, 1, 3].
 _UNFOLD_FROM_MS = [0, 2, 1, 3]
 
 
@@ -112,8 +113,9 @@ def _unfold_order_vector(v: torch.Tensor) -> torch.Tensor:
     return v.reshape(4, c)[_UNFOLD_FROM_MS, :].transpose(0, 1).reshape(-1)
 
 
-def convert_swin_state_dict(state_dict: Dict[str, torch.Tensor],
-                            layout: Optional[str] = None) -> 'OrderedDict[str, torch.Tensor]':
+def convert_swin_state_dict(
+        state_dict: Dict[str, torch.Tensor],
+        layout: Optional[str] = None) -> 'OrderedDict[str, torch.Tensor]':
     """Convert a Microsoft- or timm-layout Swin state dict to mmseg's keys.
 
     Args:
