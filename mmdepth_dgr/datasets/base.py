@@ -7,8 +7,12 @@ file with one sample per line::
 
 e.g. ``bathroom/rgb_00045.jpg bathroom/sync_depth_00045.png 518.8579`` (NYU) or
 ``2011_09_26/.../image_02/data/0000000069.png 2011_09_26_drive_0002_sync/proj_depth/
-groundtruth/image_02/0000000069.png 721.5377`` (KITTI). This module parses that format
-with line-accurate errors and hosts :class:`BaseDepthDataset`, the
+groundtruth/image_02/0000000069.png 721.5377`` (KITTI). Two official NYU train lists exist:
+BTS/AdaBins' ``nyudepthv2_train_files_with_gt.txt`` (24,231 lines, with the focal) and
+NeWCRFs/PixelFormer's ``nyudepthv2_train_files_with_gt_dense.txt`` (36,253 lines
+``<rgb> <depth> <dense depth>``: no focal, a third *path* their loaders never read; they
+hard-code NYU's focal). Both parse here (see :func:`parse_split_line`). This module parses
+the format with line-accurate errors and hosts :class:`BaseDepthDataset`, the
 :class:`mmengine.dataset.BaseDataset` subclass the NYU / KITTI / folder datasets share.
 
 We subclass mmengine's ``BaseDataset`` rather than mmseg's ``BaseSegDataset``: the latter
@@ -76,22 +80,38 @@ def normalize_rel_path(path: str) -> str:
     return path
 
 
+#: Suffixes that mark a third split-list field as a file path (an extra column such as
+#: the NeWCRFs/PixelFormer dense-depth path), not a focal length.
+EXTRA_PATH_SUFFIXES = ('.png', '.jpg', '.jpeg', '.npy', '.h5', '.mat', '.tif', '.tiff')
+
+
+def _is_path_field(field: str) -> bool:
+    return osp.splitext(field)[1].lower() in EXTRA_PATH_SUFFIXES
+
+
 def parse_split_line(line: str,
                      split_file: str,
                      lineno: int,
                      default_focal: Optional[float] = None) -> SplitEntry:
     """Parse one non-blank split-list line.
 
+    A line without a focal uses ``default_focal``: a two-field line, or a line whose
+    third field is a file path (a token with a data-file suffix such as ``.png``, see
+    ``EXTRA_PATH_SUFFIXES``), as in the NeWCRFs/PixelFormer dense NYU list
+    ``<rgb> <depth> <dense depth path>``, whose third column their loaders never read.
+    Any other non-numeric third field is a malformed focal.
+
     Args:
         line (str): the line (no newline needed).
         split_file (str): path of the list, only used in error messages.
         lineno (int): 1-based line number, only used in error messages.
-        default_focal (float, optional): focal used when the line has only two fields.
-            ``None`` (default) makes a two-field line an error.
+        default_focal (float, optional): focal used when the line has no focal field
+            (two fields, or a path in the third). ``None`` (default) makes such a
+            line an error.
 
     Returns:
-        SplitEntry: the parsed entry. Fields after the third (BTS's right-camera
-        columns) are ignored.
+        SplitEntry: the parsed entry. Fields after the focal (BTS's right-camera
+        columns), or a path in the third field, are ignored.
 
     Raises:
         SplitFileError: too few fields, or a focal that is not a positive finite
@@ -104,7 +124,8 @@ def parse_split_line(line: str,
         raise SplitFileError(
             f'{where}: expected at least {need} whitespace-separated fields '
             f'"<rgb> <depth|None> <focal>", got {len(fields)}: {line.strip()!r}')
-    if len(fields) >= 3:
+    if len(fields) >= 3 and not (default_focal is not None
+                                 and _is_path_field(fields[2])):
         try:
             focal = float(fields[2])
         except ValueError:

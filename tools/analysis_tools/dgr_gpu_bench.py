@@ -52,8 +52,8 @@ import torch  # noqa: E402
 _WHERE = 'tools/analysis_tools/dgr_gpu_bench.py'
 MODELS: Dict[str, dict] = {
     'pixelformer': dict(
-        host='configs/pixelformer/pixelformer_swin-l_4xb4-25k_nyu-416x544.py',
-        dgr='configs/pixelformer/pixelformer-dgr_swin-l_4xb4-25k_nyu-416x544.py',
+        host='configs/pixelformer/pixelformer_swin-l-w7_4xb4-25k_nyu-416x544.py',
+        dgr='configs/pixelformer/pixelformer-dgr_swin-l-w7_4xb4-25k_nyu-416x544.py',
         shape=(416, 544), batch=4, depth=(0.5, 9.5),
         # --tiny: the decode-head tests' tiny Swin + head
         tiny={'model.backbone.embed_dims': 16, 'model.backbone.depths': [1, 1, 1, 1],

@@ -3,6 +3,8 @@
 Horizontal flip: use mmseg's ``RandomFlip``; it flips every ``seg_fields`` key, so
 ``gt_depth_map`` follows the image.
 """
+from .cutdepth import (CUTDEPTH_INDEX_ORDERS, CutDepth, cut_depth_box,
+                       paste_depth_patch)
 from .formatting import DEPTH_META_KEYS, PackDepthInputs
 from .geometric import (KB_CROP_HW, NYU_BORDER_BOX, KBCrop, NYUBorderCrop,
                         RandomCropDepth, RandomRotateDepth, ResizeDepth,
@@ -18,5 +20,6 @@ __all__ = [
     'RandomCropDepth', 'ResizeDepth', 'kb_crop_offsets', 'crop_results',
     'rotate_depth_nearest', 'rotate_image_bilinear', 'KB_CROP_HW', 'NYU_BORDER_BOX',
     'RandomGammaBrightnessColor', 'gamma_brightness_color', 'PackDepthInputs',
-    'DEPTH_META_KEYS'
+    'DEPTH_META_KEYS', 'CutDepth', 'cut_depth_box', 'paste_depth_patch',
+    'CUTDEPTH_INDEX_ORDERS'
 ]

@@ -55,6 +55,12 @@ def timm_encoder_forward(model: nn.Module, x: torch.Tensor, out_indices: Sequenc
     return outs
 
 
+def _distributed_cuda() -> bool:
+    dist = torch.distributed
+    return (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+            and torch.cuda.is_available())
+
+
 @MODELS.register_module()
 class TIMMEncoder(BaseModule):
     """timm network as an encoder returning stage-end maps (and its head conv output).
@@ -69,6 +75,12 @@ class TIMMEncoder(BaseModule):
             (AdaBins' bottleneck; EfficientNet B5: 2048 channels at stride 32).
             Defaults to True.
         in_channels (int): Input channels. Defaults to 3.
+        sync_bn (bool): In a distributed CUDA run, convert the timm model's batch norms
+            (fused BN + activation modules) with timm's own
+            ``convert_sync_batchnorm``, which keeps the activation. mmengine's
+            ``cfg.sync_bn`` must not be used for timm encoders: it replaces them by
+            plain SyncBN and drops the activation. Without a process group (one
+            process, CPU) nothing changes. Defaults to False.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
         **kwargs: Extra ``timm.create_model`` arguments (e.g. ``drop_path_rate``).
 
@@ -82,6 +94,7 @@ class TIMMEncoder(BaseModule):
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  with_head_conv: bool = True,
                  in_channels: int = 3,
+                 sync_bn: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None,
                  **kwargs) -> None:
         if timm is None:  # pragma: no cover
@@ -113,6 +126,8 @@ class TIMMEncoder(BaseModule):
                 setattr(model, name, nn.Identity())
         if not with_head_conv and hasattr(model, 'conv_head'):
             model.conv_head = nn.Identity()
+        if sync_bn and _distributed_cuda():
+            model = timm.layers.convert_sync_batchnorm(model)
         self.timm_model = model
         self.model_name = model_name
         self.out_indices = sorted(set(out_indices))

@@ -1,3 +1,3 @@
-from .mono_depth_estimator import MonoDepthEstimator, flip_tta
+from .mono_depth_estimator import FLIP_FUSIONS, MonoDepthEstimator, flip_tta, fuse_flip
 
-__all__ = ['MonoDepthEstimator', 'flip_tta']
+__all__ = ['MonoDepthEstimator', 'flip_tta', 'fuse_flip', 'FLIP_FUSIONS']

@@ -10,9 +10,51 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList, SampleList
 from torch import Tensor
 
-__all__ = ['MonoDepthEstimator', 'flip_tta']
+__all__ = ['MonoDepthEstimator', 'flip_tta', 'fuse_flip', 'FLIP_FUSIONS']
 
 _MODES = ('whole', 'slide')
+#: How ``flip_tta`` merges the direct pass ``d`` and the un-flipped pass ``d'``:
+#: ``'mean'`` = ``(d + d') / 2`` everywhere; ``'edge_ramp'`` = the BTS-family
+#: ``post_process_depth`` (NeWCRFs / PixelFormer ``utils.py``), see :func:`fuse_flip`.
+FLIP_FUSIONS = ('mean', 'edge_ramp')
+
+
+def fuse_flip(depth: Tensor, depth_unflipped: Tensor, fusion: str = 'mean') -> Tensor:
+    """Merge a prediction with the un-flipped prediction of the flipped image.
+
+    ``'mean'``: ``(d + d') / 2``.
+
+    ``'edge_ramp'`` (NeWCRFs/PixelFormer ``post_process_depth`` with its default
+    ``method='mean'``, used by their ``online_eval``): with ``x_j = j / (W - 1)`` over
+    the ``W`` columns, ``m(x) = 1 - clip(20 (x - 0.05), 0, 1)`` (1 on the left 5 %,
+    falling linearly to 0 at 10 %) and its mirror ``m^(x) = m(1 - x)``::
+
+        out = m^ d + m d' + (1 - m - m^) (d + d') / 2
+
+    i.e. the plain mean on the central 80 % of the width, the un-flipped pass ``d'``
+    alone on the leftmost 5 % of columns, the direct pass ``d`` alone on the rightmost
+    5 %, and linear ramps in between.
+
+    Args:
+        depth (Tensor): ``(B, C, H, W)`` direct prediction ``d``.
+        depth_unflipped (Tensor): ``(B, C, H, W)`` prediction of the flipped image,
+            flipped back, ``d'``.
+        fusion (str): ``'mean'`` or ``'edge_ramp'``. Defaults to ``'mean'``.
+
+    Returns:
+        Tensor: ``(B, C, H, W)`` merged depth.
+    """
+    if fusion not in FLIP_FUSIONS:
+        raise ValueError(f'model.test_cfg.flip_fusion must be one of {FLIP_FUSIONS}, '
+                         f'got {fusion!r}.')
+    mean = 0.5 * (depth + depth_unflipped)
+    if fusion == 'mean':
+        return mean
+    W = depth.shape[-1]
+    xs = torch.linspace(0., 1., W, device=depth.device, dtype=depth.dtype)
+    left = 1.0 - torch.clamp(20. * (xs - 0.05), 0., 1.)
+    right = left.flip(dims=(0, ))
+    return right * depth + left * depth_unflipped + (1.0 - left - right) * mean
 
 
 def _right_padding(meta: dict) -> int:
@@ -20,35 +62,43 @@ def _right_padding(meta: dict) -> int:
     return int(pad[1]) if pad is not None else 0
 
 
-def flip_tta(infer, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-    """Mean of the prediction and the un-flipped prediction of the flipped image.
+def flip_tta(infer, inputs: Tensor, batch_img_metas: List[dict],
+             fusion: str = 'mean') -> Tensor:
+    """Merge the prediction and the un-flipped prediction of the flipped image.
 
     The data preprocessor pads on the right; flipping the padded tensor would move
     the padding to the left edge of the image. Only the valid width is flipped and
-    the padding is put back on the right, so both passes see the same layout.
+    the padding is put back on the right, so both passes see the same layout; the
+    merge (:func:`fuse_flip`) runs on the valid width (its edge ramp refers to the
+    image's edges, not the padding's).
 
     Args:
         infer (callable): ``infer(inputs, batch_img_metas) -> (B, 1, H, W)``.
         inputs (Tensor): (B, 3, H, W) network input, right/bottom padded.
         batch_img_metas (list[dict]): Meta information of the batch (for the
             ``padding_size`` the data preprocessor recorded).
+        fusion (str): ``'mean'`` or ``'edge_ramp'`` (see :func:`fuse_flip`).
+            Defaults to ``'mean'``.
 
     Returns:
-        Tensor: (B, 1, H, W) averaged depth.
+        Tensor: (B, 1, H, W) merged depth (the padding columns hold the direct pass).
     """
+    if fusion not in FLIP_FUSIONS:
+        raise ValueError(f'model.test_cfg.flip_fusion must be one of {FLIP_FUSIONS}, '
+                         f'got {fusion!r}.')
     depth = infer(inputs, batch_img_metas)
     pads = {_right_padding(m) for m in batch_img_metas} or {0}
     if len(pads) > 1:  # different paddings in one batch: one sample at a time
         return torch.cat([
-            flip_tta(infer, inputs[i:i + 1], batch_img_metas[i:i + 1])
+            flip_tta(infer, inputs[i:i + 1], batch_img_metas[i:i + 1], fusion)
             for i in range(inputs.shape[0])])
     right = pads.pop()
     W = inputs.shape[-1]
     flipped = inputs[..., :W - right].flip(dims=(3, ))
     flipped = F.pad(flipped, (0, right), value=0.0)
     depth_flip = infer(flipped, batch_img_metas)[..., :W - right].flip(dims=(3, ))
-    depth_flip = F.pad(depth_flip, (0, right), value=0.0)
-    return 0.5 * (depth + depth_flip)
+    merged = fuse_flip(depth[..., :W - right], depth_flip, fusion)
+    return torch.cat([merged, depth[..., W - right:]], dim=-1)
 
 
 @MODELS.register_module()
@@ -64,7 +114,9 @@ class MonoDepthEstimator(DepthEstimator):
     * Flip test-time augmentation is a switch, ``test_cfg=dict(mode='whole',
       flip=True)``, for both modes: the depth of the horizontally flipped image is
       flipped back and averaged with the direct one (the BTS/NeWCRFs/PixelFormer
-      "flip test" protocol).
+      "flip test" protocol). ``flip_fusion='edge_ramp'`` instead merges them as
+      NeWCRFs/PixelFormer's ``post_process_depth`` (mean in the middle, each edge
+      ramping to one pass; :func:`fuse_flip`); ``'mean'`` (default) averages everywhere.
     * ``postprocess_result`` removes padding, undoes a pipeline flip and resizes the
       prediction to the ground-truth size when a ``gt_depth_map`` is present (so a
       test-time crop such as the KITTI KB crop lines up with its GT), else to the
@@ -72,8 +124,9 @@ class MonoDepthEstimator(DepthEstimator):
       version always resizes to ``ori_shape``, which breaks after a crop.
 
     Args: as mmseg's ``DepthEstimator``. ``test_cfg`` keys: ``mode``
-        ('whole' | 'slide'; 'slide' needs ``crop_size`` and ``stride``) and
-        ``flip`` (bool, default False).
+        ('whole' | 'slide'; 'slide' needs ``crop_size`` and ``stride``), ``flip``
+        (bool, default False) and ``flip_fusion`` ('mean' | 'edge_ramp', default
+        'mean').
     """
 
     def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
@@ -84,7 +137,8 @@ class MonoDepthEstimator(DepthEstimator):
                              f'got "{mode}".')
         infer = self.whole_inference if mode == 'whole' else self.slide_inference
         if self.test_cfg.get('flip', False):
-            return flip_tta(infer, inputs, batch_img_metas)
+            return flip_tta(infer, inputs, batch_img_metas,
+                            self.test_cfg.get('flip_fusion', 'mean'))
         return infer(inputs, batch_img_metas)
 
     @staticmethod

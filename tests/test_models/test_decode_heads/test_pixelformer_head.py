@@ -20,8 +20,8 @@ from _helpers import (REPO, check_dgr_equals_baseline, check_flip_predict_in_ran
 from _helpers import tiny_model_cfg as _tiny_model_cfg
 
 LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'pixelformer', '*.py')))
-BASELINE_NYU = osp.join(REPO,
-                        'configs/pixelformer/pixelformer_swin-l_4xb4-25k_nyu-416x544.py')
+BASELINE_NYU = osp.join(REPO, 'configs/pixelformer',
+                        'pixelformer_swin-l-w7_4xb4-25k_nyu-416x544.py')
 TINY_BACKBONE = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
                      pretrain_img_size=64, drop_path_rate=0.0, init_cfg=None)
 TINY_HEAD = dict(in_channels=[16, 32, 64, 128], channels=32, sam_dims=(16, 32, 64, 128),
@@ -141,9 +141,9 @@ def test_predict_with_flip_returns_depth_in_range():
 def test_dgr_variant_equals_baseline_at_init(dataset):
     check_dgr_equals_baseline(
         tiny_model_cfg(osp.join(
-            REPO, 'configs/pixelformer', f'pixelformer_swin-l_4xb4-25k_{dataset}.py')),
-        tiny_model_cfg(osp.join(
-            REPO, 'configs/pixelformer', f'pixelformer-dgr_swin-l_4xb4-25k_{dataset}.py')))
+            REPO, 'configs/pixelformer', f'pixelformer_swin-l-w7_4xb4-25k_{dataset}.py')),
+        tiny_model_cfg(osp.join(REPO, 'configs/pixelformer',
+                                f'pixelformer-dgr_swin-l-w7_4xb4-25k_{dataset}.py')))
 
 
 @pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
@@ -154,9 +154,7 @@ def test_every_leaf_config_builds_through_the_registry(path):
 # ----------------------------------------------------------------- a few Runner iterations
 def test_a_few_runner_iterations_on_generated_data(synthetic_nyu_root, tmp_path):
     from mmengine.runner import Runner
-    dgr_leaf = BASELINE_NYU.replace('_swin-l_', '-dgr_swin-l_').replace(
-        '/newcrfs_', '/newcrfs-dgr_').replace('/pixelformer_', '/pixelformer-dgr_')
-    dgr_leaf = dgr_leaf.replace('-dgr-dgr', '-dgr')
+    dgr_leaf = BASELINE_NYU.replace('/pixelformer_swin-l', '/pixelformer-dgr_swin-l')
     runner = Runner.from_cfg(synthetic_runner_cfg(dgr_leaf, tmp_path, synthetic_nyu_root,
                                                   tiny_model_cfg(dgr_leaf)))
     before = {k: v.clone() for k, v in runner.model.state_dict().items()}

@@ -85,3 +85,54 @@ def test_flip_tta_flips_only_the_valid_width_of_padded_inputs():
     x2[..., 3:] = 0
     out2 = flip_tta(column_index, x2, [dict(padding_size=[0, 2, 0, 0])])
     assert torch.equal(out2[..., :3], torch.ones(1, 1, 2, 3))
+
+
+def _two_pass_infer():
+    """First call (direct pass) returns 0, second (flipped image) returns 1."""
+    calls = []
+
+    def infer(inp, metas):
+        calls.append(1)
+        return torch.full_like(inp[:, :1], float(len(calls) - 1))
+
+    return infer
+
+
+def test_edge_ramp_fusion_by_hand():
+    # W = 41: x_j = j / 40, m = 1 - clip(20 (x - 0.05), 0, 1): columns 0..2 -> 1,
+    # column 3 (x = 0.075) -> 0.5, columns >= 4 -> 0; the mirror on the right.
+    # d = 0 (direct), d' = 1 (flipped back): out = m * 1 + (1 - m - m^) * 0.5.
+    from mmdepth_dgr.models.estimators import fuse_flip
+    d, d_flip = torch.zeros(1, 1, 2, 41), torch.ones(1, 1, 2, 41)
+    out = fuse_flip(d, d_flip, 'edge_ramp')[0, 0, 0]
+    expected = torch.full((41, ), 0.5)
+    expected[:3] = 1.0
+    expected[3] = 0.75
+    expected[-3:] = 0.0
+    expected[-4] = 0.25
+    assert torch.allclose(out, expected, atol=1e-6)
+    assert torch.equal(fuse_flip(d, d_flip, 'mean'), torch.full_like(d, 0.5))
+
+
+def test_flip_tta_edge_ramp_runs_on_the_valid_width_of_padded_inputs():
+    x = torch.zeros(1, 3, 2, 44)  # valid width 41, padded by 3 on the right
+    out = flip_tta(_two_pass_infer(), x, [dict(padding_size=[0, 3, 0, 0])], 'edge_ramp')
+    row = out[0, 0, 0]
+    assert torch.allclose(row[:3], torch.ones(3)) and abs(row[3] - 0.75) < 1e-6
+    assert torch.allclose(row[4:37], torch.full((33, ), 0.5))
+    assert abs(row[37] - 0.25) < 1e-6 and torch.allclose(row[38:41], torch.zeros(3))
+    assert torch.equal(row[41:], torch.zeros(3))  # padding keeps the direct pass
+
+
+def test_inference_reads_flip_fusion_from_test_cfg():
+    from types import SimpleNamespace
+    x = torch.zeros(1, 3, 2, 41)
+    for fusion, first in (('edge_ramp', 1.0), ('mean', 0.5)):
+        est = SimpleNamespace(test_cfg=dict(mode='whole', flip=True, flip_fusion=fusion),
+                              whole_inference=_two_pass_infer(), slide_inference=None)
+        out = MonoDepthEstimator.inference(est, x, [])
+        assert abs(out[0, 0, 0, 0] - first) < 1e-6
+    est = SimpleNamespace(test_cfg=dict(mode='whole', flip=True, flip_fusion='ramp'),
+                          whole_inference=_two_pass_infer(), slide_inference=None)
+    with pytest.raises(ValueError, match='flip_fusion'):
+        MonoDepthEstimator.inference(est, x, [])

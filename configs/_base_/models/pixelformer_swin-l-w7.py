@@ -1,8 +1,10 @@
-# PixelFormer (Agarwal & Arora, WACV 2023): mmseg's Swin-L encoder (ImageNet-22k,
-# 384x384, window 12) + PQI (pyramid pooling) + skip-attention modules + bin-centre
-# predictor (256 bins over [min_depth, max_depth]) + SILog (0.85, x10). NYU defaults.
-# The host repo itself uses Swin-L window 7 / 224 ("large07"): see the -w7 leaves.
-_base_ = ['./newcrfs_swin-l.py']
+# PixelFormer (Agarwal & Arora, WACV 2023) as its official training script builds it
+# (ashutosh1807/PixelFormer pixelformer/train.py, --encoder large07): the NeWCRFs base's
+# Swin-L w7 encoder (Microsoft 22k weights, converted on load; drop_path 0.3) + PQI
+# (pyramid pooling) + skip-attention modules + bin-centre predictor (256 bins over
+# [min_depth, max_depth]) + SILog (0.85, x10); flip test with post_process_depth.
+# NYU defaults.
+_base_ = ['./newcrfs_swin-l-w7.py']
 model = dict(
     decode_head=dict(
         _delete_=True,

@@ -1,9 +1,12 @@
-# NeWCRFs (Yuan et al., CVPR 2022): mmseg's Swin-L encoder (ImageNet-22k, 384x384,
-# window 12, as mmseg's swin-large-patch4-window12-in22k-384x384 configs) + the
-# neural-window FC-CRF decoder + SILog (variance focus 0.85, x10). NYU defaults (10 m);
-# KITTI leaves override max_depth.
-# The host repo itself uses Swin-L window 7 / 224 ("large07"): see the -w7 leaves.
-checkpoint_file = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_large_patch4_window12_384_22k_20220412-6580f57d.pth'  # noqa
+# NeWCRFs (Yuan et al., CVPR 2022) as its official training script builds it
+# (aliyun/NeWCRFs newcrfs/train.py, --encoder large07, --pretrain
+# swin_large_patch4_window7_224_22k.pth): Swin-L window 7 with Microsoft's ImageNet-22k
+# 224x224 weights, converted on load by PretrainedSwinTransformer (mmseg's Swin + a
+# checked layout conversion), drop_path 0.3; the neural-window FC-CRF decoder; SILog
+# (variance focus 0.85, x10); depth = sigmoid * max_depth exactly
+# (networks/NewCRFDepth.py: min_depth=0); flip test with post_process_depth
+# (flip_fusion='edge_ramp'). NYU defaults (10 m); KITTI leaves override max_depth.
+checkpoint_file = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_large_patch4_window7_224_22k.pth'  # noqa
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -18,11 +21,11 @@ model = dict(
     type='MonoDepthEstimator',
     data_preprocessor=data_preprocessor,
     backbone=dict(
-        type='SwinTransformer',
-        pretrain_img_size=384,
+        type='PretrainedSwinTransformer',
+        pretrain_img_size=224,
         embed_dims=192,
         patch_size=4,
-        window_size=12,
+        window_size=7,
         mlp_ratio=4,
         depths=[2, 2, 18, 2],
         num_heads=[6, 12, 24, 48],
@@ -50,10 +53,10 @@ model = dict(
         pool_scales=(1, 2, 3, 6),
         norm_cfg=dict(type='BN', requires_grad=True),
         ppm_norm_cfg=dict(type='GN', num_groups=256, requires_grad=True),
-        min_depth=1e-3,
+        min_depth=0.0,
         max_depth=10.0,
         loss_decode=[
             dict(type='SILogDepthLoss', variance_focus=0.85, scale=10.0, form='bts')
         ]),
     train_cfg=dict(),
-    test_cfg=dict(mode='whole', flip=True))
+    test_cfg=dict(mode='whole', flip=True, flip_fusion='edge_ramp'))

@@ -1,0 +1,5 @@
+# The official recipe + DGR: one DGR block after every EfficientNet-B5 stage
+# (DGRBackbone around TIMMEncoder, identity at initialisation). Nothing else
+# differs from adabins_efficientnet-b5_4xb4-25e_kitti-352x704.py.
+_base_ = './adabins_efficientnet-b5_4xb4-25e_kitti-352x704.py'
+model = dict(backbone=dict(type='DGRBackbone', host_type='TIMMEncoder'))

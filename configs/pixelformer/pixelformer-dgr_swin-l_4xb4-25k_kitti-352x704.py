@@ -1,4 +1,0 @@
-# PixelFormer + DGR: a DGR block after every Swin stage (DGRBackbone wraps the same Swin-L;
-# identity at initialisation). Everything else as the baseline.
-_base_ = './pixelformer_swin-l_4xb4-25k_kitti-352x704.py'
-model = dict(backbone=dict(type='DGRBackbone', host_type='SwinTransformer', dgr=dict()))
