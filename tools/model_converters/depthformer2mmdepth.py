@@ -42,10 +42,10 @@ from typing import Dict, List, Tuple
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from dpt2mmdepth import read_official_checkpoint, run_cli  # noqa: E402
+from dpt2mmdepth import convert_checkpoint, read_official_checkpoint, run_cli  # noqa: E402,F401
 
 __all__ = ['convert_depthformer', 'depthformer_to_official', 'read_depthformer_checkpoint',
-           'normalize_legacy_names', 'UNUSED_PREFIXES']
+           'normalize_legacy_names', 'convert_checkpoint', 'UNUSED_PREFIXES']
 
 _WHERE = 'tools/model_converters/depthformer2mmdepth.py'
 _MIT = 'encoder.model1.'

@@ -283,7 +283,8 @@ def convert_checkpoint(src: str, model: torch.nn.Module, convert: Callable,
         src (str): Official checkpoint file.
         model (nn.Module): The mmdepth_dgr network it is meant for (its weights are
             replaced by the converted ones).
-        convert (callable): Official state dict -> ``(mmdepth_dgr state dict, unused keys)``.
+        convert (callable): Official state dict -> mmdepth_dgr state dict (or the
+            ``(state dict, unused keys)`` pair the ``convert_*`` functions return).
         to_official (callable): The inverse of ``convert`` (gives the expected layout).
         host (str): Network name for messages.
         read (callable, optional): File -> official state dict without prefix.
@@ -294,7 +295,9 @@ def convert_checkpoint(src: str, model: torch.nn.Module, convert: Callable,
     """
     state = (read or read_official_checkpoint)(src)
     check_official_layout(state, to_official(model.state_dict()), src, host)
-    converted, _ = convert(state, src)
+    converted = convert(state)
+    if isinstance(converted, tuple):
+        converted = converted[0]
     model.load_state_dict(converted, strict=True)
     return converted
 

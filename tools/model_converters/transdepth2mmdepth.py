@@ -47,10 +47,10 @@ from typing import Dict, List, Tuple
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from dpt2mmdepth import read_official_checkpoint, run_cli  # noqa: E402
+from dpt2mmdepth import convert_checkpoint, read_official_checkpoint, run_cli  # noqa: E402,F401
 
 __all__ = ['convert_transdepth', 'transdepth_to_official', 'read_transdepth_checkpoint',
-           'UNUSED_PREFIXES']
+           'convert_checkpoint', 'UNUSED_PREFIXES']
 
 _WHERE = 'tools/model_converters/transdepth2mmdepth.py'
 _EMB = 'encoder.transformer.embeddings.'

@@ -10,13 +10,13 @@ ResNet maps of levels 1-2 used as they are)::
     p_4 = Fusion_4(q_4);  p_l = Fusion_l(p_{l+1}, q_l)  l = 3, 2, 1      → stride 2
     z   = Conv1x1_{32→1}(ReLU(Conv3x3_{F/2→32}(Up2(Conv3x3_{F→F/2}(p_1)))))   stride 1
 
-Depth output (``depth_activation``; the official ``non_negative=True`` ReLU is part of the
-first two)::
+Depth output (``depth_activation``; ``z⁺ = ReLU(z)`` with the official default
+``non_negative=True``, else ``z⁺ = z``)::
 
     'inverse'  (official metric NYU/KITTI models, DPTDepthModel(invert=True)):
-               depth = 1 / max(s · ReLU(z) + t, ε)         s, t, ε = inverse_scale/shift/eps
+               depth = 1 / max(s · z⁺ + t, ε)              s, t, ε = inverse_scale/shift/eps
     'disparity' (official invert=False, e.g. the MiDaS-trained checkpoints):
-               ReLU(z), relative inverse depth — NOT metres; for inference/conversion only
+               z⁺, relative inverse depth — NOT metres; for inference/conversion only
     'sigmoid'  (this project's bounded metric output, an option for training without the
                relative-depth pre-training): d_min + σ(z) · (d_max − d_min)
 
@@ -42,7 +42,8 @@ DPT_DEPTH_ACTIVATIONS = ('inverse', 'disparity', 'sigmoid')
 
 def dpt_depth_output(logits: Tensor, activation: str = 'inverse', min_depth: float = 1e-3,
                      max_depth: float = 10.0, inverse_scale: float = 1.0,
-                     inverse_shift: float = 0.0, inverse_eps: float = 1e-8) -> Tensor:
+                     inverse_shift: float = 0.0, inverse_eps: float = 1e-8,
+                     non_negative: bool = True) -> Tensor:
     """Map the DPT head's raw output ``z`` to its prediction (see the module docstring).
 
     Args:
@@ -53,15 +54,17 @@ def dpt_depth_output(logits: Tensor, activation: str = 'inverse', min_depth: flo
         inverse_scale (float): ``s`` of 'inverse'. Defaults to 1.0.
         inverse_shift (float): ``t`` of 'inverse'. Defaults to 0.0.
         inverse_eps (float): ``ε`` of 'inverse'. Defaults to 1e-8 (official).
+        non_negative (bool): ReLU on ``z`` for 'inverse'/'disparity'. Defaults to True
+            (official).
 
     Returns:
         Tensor: (B, 1, H, W) depth in metres ('disparity': relative inverse depth).
     """
+    z = torch.relu(logits) if non_negative else logits
     if activation == 'inverse':
-        inv = inverse_scale * torch.relu(logits) + inverse_shift
-        return 1.0 / inv.clamp(min=inverse_eps)
+        return 1.0 / (inverse_scale * z + inverse_shift).clamp(min=inverse_eps)
     if activation == 'disparity':
-        return torch.relu(logits)
+        return z
     if activation == 'sigmoid':
         return bounded_depth(logits, min_depth, max_depth, 'sigmoid')
     raise ValueError(f'{_WHERE}: depth_activation {activation!r} is unknown; use one of '
@@ -93,6 +96,8 @@ class DPTDepthHead(DepthBaseHead):
         inverse_scale (float): ``s``. Defaults to 1.0.
         inverse_shift (float): ``t``. Defaults to 0.0.
         inverse_eps (float): ``ε``. Defaults to 1e-8.
+        non_negative (bool): Official ``non_negative``: ReLU on ``z`` before 'inverse' /
+            'disparity'. Defaults to True.
         **kwargs: :class:`DepthBaseHead` arguments (``in_channels`` = the backbone's
             channels per level, ``channels`` = F (official ``features``, 256), ...).
     """
@@ -107,6 +112,7 @@ class DPTDepthHead(DepthBaseHead):
                  inverse_scale: float = 1.0,
                  inverse_shift: float = 0.0,
                  inverse_eps: float = 1e-8,
+                 non_negative: bool = True,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         n = len(self.in_channels)
@@ -124,6 +130,7 @@ class DPTDepthHead(DepthBaseHead):
         self.inverse_scale = float(inverse_scale)
         self.inverse_shift = float(inverse_shift)
         self.inverse_eps = float(inverse_eps)
+        self.non_negative = bool(non_negative)
         self.reassemble = nn.ModuleList()
         for cin, cout, scale in zip(self.in_channels, self.post_process_channels,
                                     self.reassemble_scales):
@@ -184,4 +191,4 @@ class DPTDepthHead(DepthBaseHead):
         """Depth in metres, (B, 1, H, W) at the input resolution (stride-4 finest level)."""
         return dpt_depth_output(self.forward_logits(inputs), self.depth_activation,
                                 self.min_depth, self.max_depth, self.inverse_scale,
-                                self.inverse_shift, self.inverse_eps)
+                                self.inverse_shift, self.inverse_eps, self.non_negative)

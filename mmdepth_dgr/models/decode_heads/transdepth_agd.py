@@ -104,7 +104,8 @@ def structured_attention(att: Tensor, rank: int = 3) -> Tensor:
     b, c = att.shape[:2]
     out = torch.zeros_like(att)
     for _ in range(rank):
-        alpha = torch.softmax(torch.randn(b, c).to(att), dim=1)[:, :, None, None]
+        # drawn and normalised in float32 on the CPU, then moved, as the official code
+        alpha = torch.softmax(torch.randn(b, c), dim=1).to(att.device)[:, :, None, None]
         beta = torch.sigmoid((alpha * att).sum(1, keepdim=True))
         out = beta * alpha * att + out
     return out
