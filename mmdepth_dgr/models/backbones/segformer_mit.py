@@ -26,6 +26,10 @@ class SegFormerMiT(MixVisionTransformer):
             conv. Defaults to 1e-5 (SegFormer's code; mmseg: 1e-6).
         **kwargs: mmseg ``MixVisionTransformer`` arguments (its ``norm_cfg`` still sets
             the block and stage-end norms; SegFormer: ε = 1e-6).
+
+    Attributes:
+        out_channels (List[int]): Channels of each returned stage.
+        out_strides (List[int]): Their strides w.r.t. the input.
     """
 
     def __init__(self, patch_norm_eps: float = 1e-5, sr_norm_eps: float = 1e-5,
@@ -38,3 +42,9 @@ class SegFormerMiT(MixVisionTransformer):
             for block in blocks:
                 if hasattr(block.attn, 'norm'):  # only stages with sr_ratio > 1
                     block.attn.norm.eps = self.sr_norm_eps
+        strides, stride = [], 1
+        for s in self.strides:
+            stride *= s
+            strides.append(stride)
+        self.out_channels = [self.embed_dims * self.num_heads[i] for i in self.out_indices]
+        self.out_strides = [strides[i] for i in self.out_indices]

@@ -28,3 +28,10 @@ def test_same_weights_as_mmsegs_mit_and_the_eps_changes_the_output():
 
 def test_dgr_wraps_it_as_any_mit():
     assert DGRBackbone(host_type='SegFormerMiT', **CFG).host_kind == 'MixVisionTransformer'
+
+
+def test_reports_the_channels_and_strides_of_its_outputs():
+    mit = SegFormerMiT(**CFG)
+    outs = mit(torch.randn(1, 3, 64, 96))
+    assert [o.shape[1] for o in outs] == mit.out_channels == [8, 8, 16, 16]
+    assert [64 // o.shape[2] for o in outs] == mit.out_strides == [4, 8, 16, 32]
