@@ -1,5 +1,6 @@
 """The ResNet-50 of TransUNet's R50+ViT-B/16 hybrid, the CNN half of TransDepth's encoder
-(Yang et al., ICCV 2021; TransUNet: Chen et al., 2021, ``networks/vit_seg_modeling_resnet_skip.py``).
+(Yang et al., ICCV 2021; TransUNet: Chen et al., 2021,
+``networks/vit_seg_modeling_resnet_skip.py``).
 
 It is the ResNet of Google's original "R50+ViT-B_16" (BiT-style: weight-standardised convs,
 GroupNorm) in TransUNet's port, which differs from timm's ``ResNetV2`` in ways that change
