@@ -1,3 +1,4 @@
-# DPT (vit-l16) + DGR after every hooked ViT layer (Yao et al., BMVC 2024, Sec. 3.2), KITTI.
+# DPT-Large + DGR after every hooked ViT layer (Yao et al., BMVC 2024, Sec. 3.2; identity
+# at initialisation).
 _base_ = ['./dpt_vit-l16_4xb4-25k_kitti-352x704.py']
 model = dict(backbone=dict(type='DGRBackbone', host_type='VisionTransformer'))

@@ -1,6 +1,12 @@
-# DPT (vit-l16) on KITTI Eigen (KB crop, 352x704 training crops, 80 m cap).
+# DPT-Large (official network; DPT-Hybrid's KITTI inverse-depth constants) on KITTI Eigen
+# (KB crop, 352x704 training crops, 80 m cap), 25k iterations; Garg crop on the full-size
+# frame as DPT's published KITTI evaluation.
 _base_ = [
     '../_base_/models/dpt_vit-l16.py', '../_base_/datasets/kitti.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_paper_25k.py'
 ]
-model = dict(decode_head=dict(max_depth=80.0))
+model = dict(
+    decode_head=dict(inverse_scale=0.00006016, inverse_shift=0.00579, max_depth=80.0))
+val_evaluator = dict(crop_convention='full_size')
+test_evaluator = val_evaluator
+load_from = 'pretrain/dpt_large-midas-2f21e586_mmdepth.pth'

@@ -1,18 +1,17 @@
-"""DepthFormerHead: bins arithmetic, Transbins, the global-local fusion, head shapes/range,
-the bin-centre loss, gradients, DGR equivalence at init, every leaf config."""
+"""DepthFormerHead: bins arithmetic, Transbins, the up-blocks, head shapes/range, the SILog +
+bin-chamfer losses, gradients, DGR identity at init, every leaf config (equivalence with
+the official network: tests/test_official/test_depthformer_official.py)."""
 import copy
 import glob
 import os.path as osp
-from functools import partial
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from mmdepth_dgr.models.decode_heads import (DepthFormerGlobalLocalFusion, DepthFormerHead,
-                                             DepthFormerTransbins, bin_centers_from_widths,
-                                             depth_from_bins)
+from mmdepth_dgr.models.decode_heads import (DepthFormerHead, DepthFormerTransbins,
+                                             DepthFormerUpBlock, depth_from_bins)
 
 from _helpers import (REPO, check_dgr_equals_baseline, check_flip_predict_in_range,
                       check_leaf_builds, depth_batch, level_feats)
@@ -24,19 +23,15 @@ BASELINE_NYU = osp.join(REPO,
 TINY_BACKBONE = dict(embed_dims=8, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 4],
                      drop_path_rate=0.0, init_cfg=None)
 TINY_HEAD = dict(in_channels=[8, 16, 32, 32], channels=16,
-                 fusion=dict(num_heads=2, kv_size=4),
                  transbins=dict(n_bins=16, embed_dims=16, patch_size=8, num_layers=1,
                                 num_heads=2, feedforward_channels=32))
 
 
-# ----------------------------------------------------------------- bins arithmetic
-def test_uniform_widths_give_evenly_spaced_centres():
-    k, lo, hi = 5, 1.0, 11.0
-    centres = bin_centers_from_widths(torch.full((2, k), 1.0 / k), lo, hi)
-    expect = lo + (torch.arange(k) + 0.5) * (hi - lo) / k
-    assert torch.allclose(centres, expect.expand(2, k))
+def tiny_model_cfg(path):
+    return _tiny_model_cfg(path, backbone=TINY_BACKBONE, decode_head=TINY_HEAD)
 
 
+# ----------------------------------------------------------------- bins
 def test_depth_from_one_hot_bins_is_that_centre():
     centres = torch.tensor([[1.0, 2.0, 4.0]])
     probs = torch.zeros(1, 3, 2, 2)
@@ -44,19 +39,28 @@ def test_depth_from_one_hot_bins_is_that_centre():
     assert torch.equal(depth_from_bins(probs, centres), torch.full((1, 1, 2, 2), 4.0))
 
 
-@pytest.mark.parametrize('range_attention', [False, True])
-def test_transbins_centres_increase_inside_range_and_depth_is_their_mix(range_attention):
+def test_transbins_centres_increase_inside_range_and_depth_is_their_mix():
     tb = DepthFormerTransbins(16, n_bins=8, embed_dims=16, patch_size=4, num_layers=1,
-                              num_heads=2, feedforward_channels=16,
-                              use_range_attention=range_attention, min_depth=0.5,
+                              num_heads=2, feedforward_channels=16, min_depth=0.5,
                               max_depth=10.0)
-    depth, centres = tb(torch.randn(2, 16, 20, 24))  # 30 patches >= 1 + 16 queries
-    assert depth.shape == (2, 1, 20, 24) and centres.shape == (2, 8)
+    depth, centres = tb(torch.randn(2, 16, 12, 16))
+    assert depth.shape == (2, 1, 12, 16) and centres.shape == (2, 8)
     assert (centres.diff(dim=1) > 0).all()
     assert centres.min() > 0.5 and centres.max() < 10.0
     # a convex mix of a row's centres lies between its first and last centre
     assert (depth >= centres[:, :1, None, None] - 1e-5).all()
     assert (depth <= centres[:, -1:, None, None] + 1e-5).all()
+
+
+def test_transbins_probabilities_come_from_a_1x1_conv_of_the_features():
+    """As the official forward: the range-attention maps of the mini-ViT are unused."""
+    tb = DepthFormerTransbins(16, n_bins=8, embed_dims=16, patch_size=4, num_layers=1,
+                              num_heads=2, feedforward_channels=16).eval()
+    feats = torch.randn(1, 16, 8, 8)
+    depth, centres = tb(feats)
+    probs = torch.softmax(tb.conv_out(feats), dim=1)
+    torch.testing.assert_close(depth, (probs * centres[:, :, None, None]).sum(1, True))
+    assert not any('conv3x3' in name for name, _ in tb.named_parameters())
 
 
 def test_transbins_errors_name_the_option():
@@ -66,56 +70,32 @@ def test_transbins_errors_name_the_option():
         tb(torch.randn(1, 8, 3, 8))
     with pytest.raises(ValueError, match='max_tokens'):
         tb(torch.randn(1, 8, 12, 12))
-    with pytest.raises(ValueError, match='embed_dims'):
-        DepthFormerTransbins(8, embed_dims=16, use_range_attention=True)
+    with pytest.raises(ValueError, match='bin_norm'):
+        DepthFormerTransbins(8, bin_norm='exp')
 
 
-# ----------------------------------------------------------------- fusion
-def test_fusion_without_global_branch_is_the_local_convs():
-    f = DepthFormerGlobalLocalFusion(4, 6, 8, num_heads=2, with_global=True).eval()
-    local_only = DepthFormerGlobalLocalFusion(4, 6, 8, with_global=False).eval()
-    local_only.local.load_state_dict(f.local.state_dict())
-    d, s = torch.randn(2, 4, 5, 7), torch.randn(2, 6, 5, 7)
-    local = f.local(torch.cat([d, s], 1))
-    assert torch.allclose(local_only(d, s), local)
-    assert not torch.allclose(f(d, s), local)  # the attention branch adds something
-
-
-def test_fusion_attention_sees_the_skip_and_checks_sizes():
-    f = DepthFormerGlobalLocalFusion(4, 6, 8, num_heads=2, kv_size=2)
-    d, s = torch.randn(1, 4, 5, 7), torch.randn(1, 6, 5, 7)
-    f(d, s).sum().backward()
-    assert f.kv_proj.weight.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match='share H, W'):
-        f(d, torch.randn(1, 6, 5, 8))
-    with pytest.raises(ValueError, match='num_heads'):
-        DepthFormerGlobalLocalFusion(4, 6, 6, num_heads=4)
-
-
-# ----------------------------------------------------------------- head
-_feats = partial(level_feats, [8, 16, 32, 32])
+# ----------------------------------------------------------------- decoder
+def test_up_block_doubles_the_map_and_checks_the_skip_size():
+    block = DepthFormerUpBlock(8, 4, 6)
+    assert block(torch.randn(1, 8, 3, 5), torch.randn(1, 4, 6, 10)).shape == (1, 6, 6, 10)
+    with pytest.raises(ValueError, match='divisible by 32'):
+        block(torch.randn(1, 8, 3, 5), torch.randn(1, 4, 7, 10))
 
 
 def test_head_output_is_half_resolution_and_in_range():
     head = DepthFormerHead(min_depth=0.5, max_depth=10.0, **TINY_HEAD)
-    depth, centres = head.forward_with_bins(_feats())
+    depth, centres = head.forward_with_bins(level_feats([8, 16, 32, 32]))
     assert depth.shape == (2, 1, 32, 48) and centres.shape == (2, 16)
     assert depth.min() >= 0.5 and depth.max() <= 10.0
-
-
-def test_head_rejects_bad_options():
-    with pytest.raises(ValueError, match='global_levels'):
-        DepthFormerHead(global_levels=(3, ), **TINY_HEAD)
+    # the decoder follows the encoder widths (official DecoderBN) and ends at `channels`
+    assert [b.convs[0].conv.out_channels for b in head.up_blocks] == [32, 16, 8]
+    assert head.final_convs[-1].conv.out_channels == 16
 
 
 # ----------------------------------------------------------------- whole model / configs
-tiny_model_cfg = partial(_tiny_model_cfg, backbone=TINY_BACKBONE, decode_head=TINY_HEAD)
-
-
 def test_loss_has_silog_and_bins_terms_and_gradient_reaches_backbone():
     model = MODELS.build(tiny_model_cfg(BASELINE_NYU))
-    inputs, samples = depth_batch()
-    losses = model.loss(inputs, samples)
+    losses = model.loss(*depth_batch())
     assert set(losses) == {'decode.loss_silog', 'decode.loss_bins_chamfer'}
     assert all(torch.isfinite(v) and v > 0 for v in losses.values())
     sum(losses.values()).backward()
@@ -126,7 +106,7 @@ def test_loss_has_silog_and_bins_terms_and_gradient_reaches_backbone():
 
 def test_loss_without_bins_term_when_not_configured():
     cfg = tiny_model_cfg(BASELINE_NYU)
-    cfg.decode_head.loss_bins = None
+    cfg.decode_head.loss_decode = [cfg.decode_head.loss_decode[0]]
     losses = MODELS.build(cfg).loss(*depth_batch())
     assert set(losses) == {'decode.loss_silog'}
 
@@ -150,11 +130,13 @@ def test_every_leaf_config_builds_through_the_registry(path):
     model, max_depth = check_leaf_builds(path, 'DepthFormerHead', tiny_model_cfg(path),
                                          out_shape=(1, 1, 32, 48))
     assert model.decode_head.transbins.max_depth == max_depth
+    assert type(model.backbone).__name__ in ('SegFormerMiT', 'DGRBackbone')
 
 
-def test_full_size_baseline_builds_with_pretrained_off():
+def test_full_size_baseline_is_the_official_mit_b4_network():
     model = copy.deepcopy(Config.fromfile(BASELINE_NYU).model)
     model.backbone.init_cfg = None
     built = MODELS.build(model)
     assert built.decode_head.transbins.n_bins == 256
     assert [len(layer[1]) for layer in built.backbone.layers] == [3, 8, 27, 3]
+    assert built.backbone.layers[0][0].norm.eps == 1e-5  # SegFormer's patch-embed norm

@@ -1,175 +1,222 @@
-"""DPTDepthHead on a tiny mmseg ViT, its depth outputs, DGR equality and the DPT configs."""
+"""DPTDepthHead and its layers: output forms, readouts, reassembly, fusion, the head on the
+DPT-Hybrid (R50+ViT) and DPT-Large (ViT) encoders, losses, DGR identity at init, every leaf
+config (equivalence with the official network: tests/test_official/test_dpt_official.py)."""
 import copy
 import glob
 import os.path as osp
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from mmdepth_dgr.models.decode_heads import DPTDepthHead, dpt_depth_output
+from mmdepth_dgr.models.decode_heads import (DPTDepthHead, DPTFusionBlock, DPTReadout,
+                                             DPTReassembleLevel, dpt_depth_output)
 
-from _helpers import REPO as REPO_ROOT
-from _helpers import synthetic_runner_cfg, uint8_batch
+from _helpers import (REPO, check_flip_predict_in_range, check_leaf_config,
+                      check_loss_reaches_backbone, depth_batch, synthetic_runner_cfg)
 
-H, W = 64, 96
-
-TINY_VIT = dict(type='VisionTransformer', img_size=(H, W), patch_size=16, embed_dims=32,
-                num_layers=4, num_heads=2, out_indices=(0, 1, 2, 3), final_norm=False,
-                with_cls_token=True, output_cls_token=True,
-                norm_cfg=dict(type='LN', eps=1e-6))
-TINY_HEAD = dict(type='DPTDepthHead', in_channels=[32] * 4, in_index=[0, 1, 2, 3],
-                 channels=16, embed_dims=32, post_process_channels=[8, 16, 32, 32],
-                 readout_type='project', head_channels=8, min_depth=1e-3, max_depth=10.0,
-                 loss_decode=[dict(type='SILogDepthLoss')])
-TINY_MODEL = dict(
-    type='MonoDepthEstimator',
-    data_preprocessor=dict(type='SegDataPreProcessor', mean=[127.5] * 3, std=[127.5] * 3,
-                           bgr_to_rgb=True, pad_val=0, seg_pad_val=0, size_divisor=32),
-    backbone=TINY_VIT, decode_head=TINY_HEAD, train_cfg=dict(),
-    test_cfg=dict(mode='whole', flip=True))
-
-
-def _batch(model, n=2):
-    return uint8_batch(model, n, H, W, lambda: torch.rand(1, H, W) * 9 + 0.5)
+LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'dpt', '*.py')))
+HYBRID_NYU = osp.join(REPO, 'configs/dpt/dpt_r50-vit-b16_4xb4-25k_nyu-416x544.py')
+LARGE_NYU = osp.join(REPO, 'configs/dpt/dpt_vit-l16_4xb4-25k_nyu-416x544.py')
+# The leaves at test sizes (mmengine merge keys, as in the official-equivalence fixtures).
+TINY_HYBRID = {'backbone.cnn.layers': [1, 1, 1], 'backbone.vit.embed_dims': 32,
+               'backbone.vit.num_layers': 4, 'backbone.vit.num_heads': 2,
+               'backbone.vit.out_indices': [2, 3],
+               'decode_head.in_channels': [256, 512, 32, 32],
+               'decode_head.post_process_channels': [256, 512, 32, 32],
+               'decode_head.channels': 16, 'decode_head.head_channels': 8}
+TINY_LARGE = {'backbone.embed_dims': 32, 'backbone.num_layers': 4, 'backbone.num_heads': 2,
+              'backbone.out_indices': [0, 1, 2, 3], 'decode_head.in_channels': [32] * 4,
+              'decode_head.post_process_channels': [8, 16, 32, 32],
+              'decode_head.channels': 16, 'decode_head.head_channels': 8}
 
 
-def _tiny_model(cfg=TINY_MODEL):
-    model = MODELS.build(copy.deepcopy(cfg))
-    model.init_weights()
-    return model
-
-
-def _vit_feats(n=2):
-    vit = MODELS.build(copy.deepcopy(TINY_VIT))
-    vit.init_weights()
-    return vit(torch.randn(n, 3, H, W))
+def tiny_model_cfg(path):
+    """The leaf's model with the tiny sizes merged in (nested keys, mmengine semantics)."""
+    cfg = Config.fromfile(path)
+    tiny = TINY_HYBRID if 'r50-vit-b16' in path else TINY_LARGE
+    opts = {'model.' + k: v for k, v in tiny.items()}
+    if '-dgr_r50' in path:  # the leaves refine ViT layers 3, 6, 9, 12; the tiny ViT has 4
+        opts['model.backbone.vit.stages'] = [1, 3]
+    cfg.merge_from_dict(opts)
+    return copy.deepcopy(cfg.model)
 
 
 # ---------------------------------------------------------------- depth output forms
-def test_depth_output_forms_match_their_formulas():
+def test_depth_output_forms_match_the_official_formulas():
     z = torch.tensor([-2.0, 0.0, 3.0]).view(1, 1, 1, 3)
-    sig = dpt_depth_output(z, 1.0, 5.0, 'sigmoid')
-    torch.testing.assert_close(sig, 1.0 + 4.0 * torch.sigmoid(z))
-    relu = dpt_depth_output(z, 1.0, 5.0, 'relu')
-    torch.testing.assert_close(relu, torch.tensor([1.0, 1.0, 4.0]).view(1, 1, 1, 3))
-    # inverse, s=0.5, t=0.1: relu(z) = 0, 0, 3 -> s*x+t = 0.1, 0.1, 1.6; floor 1/5 = 0.2
-    inv = dpt_depth_output(z, 0.7, 5.0, 'inverse', inverse_scale=0.5, inverse_shift=0.1)
-    torch.testing.assert_close(inv, torch.tensor([5.0, 5.0, 0.7]).view(1, 1, 1, 3))
+    # DPTDepthModel(invert=True): 1 / (s * relu(z) + t), values below 1e-8 raised to 1e-8
+    inv = dpt_depth_output(z, 'inverse', inverse_scale=0.5, inverse_shift=0.1)
+    torch.testing.assert_close(inv, 1 / torch.tensor([0.1, 0.1, 1.6]).view(1, 1, 1, 3))
+    floor = dpt_depth_output(z, 'inverse', inverse_scale=1.0, inverse_shift=-2.5,
+                             non_negative=False)
+    torch.testing.assert_close(floor, 1 / torch.tensor([1e-8, 1e-8, 0.5]).view(1, 1, 1, 3))
+    torch.testing.assert_close(dpt_depth_output(z, 'disparity'), F.relu(z))
+    assert torch.equal(dpt_depth_output(z, 'disparity', non_negative=False), z)
+    torch.testing.assert_close(dpt_depth_output(z, 'sigmoid', 1.0, 5.0),
+                               1.0 + 4.0 * torch.sigmoid(z))
     with pytest.raises(ValueError, match='depth_activation'):
-        dpt_depth_output(z, 1.0, 5.0, 'tanh')
+        dpt_depth_output(z, 'tanh')
+
+
+# ---------------------------------------------------------------- layers
+def test_readouts_fold_the_class_token_as_the_official_code():
+    x, cls = torch.randn(2, 6, 3, 4), torch.randn(2, 6)
+    assert torch.equal(DPTReadout(6, 'ignore')(x, None), x)
+    torch.testing.assert_close(DPTReadout(6, 'add')(x, cls), x + cls[:, :, None, None])
+    project = DPTReadout(6, 'project')
+    tokens = x.flatten(2).transpose(1, 2)                          # (B, hw, C)
+    expect = project.project(torch.cat([tokens, cls[:, None].expand_as(tokens)], -1))
+    torch.testing.assert_close(project(x, cls), expect.transpose(1, 2).reshape(2, 6, 3, 4))
+    with pytest.raises(ValueError, match='output_cls_token'):
+        project(x, None)
+    with pytest.raises(ValueError, match='readout_type'):
+        DPTReadout(6, 'mean')
+
+
+@pytest.mark.parametrize('scale,size', [(4, (12, 16)), (2, (6, 8)), (1, (3, 4)),
+                                        (0.5, (2, 2))])
+def test_reassembly_resamples_the_token_grid_by_its_scale(scale, size):
+    level = DPTReassembleLevel(6, 5, scale, 'ignore')
+    assert level(torch.randn(1, 6, 3, 4)).shape == (1, 5, *size)
+
+
+def test_reassembly_rejects_other_scales():
+    with pytest.raises(ValueError, match='scale'):
+        DPTReassembleLevel(6, 5, 3.5)
+
+
+def test_fusion_block_adds_the_skip_and_doubles_the_size():
+    block = DPTFusionBlock(4)
+    x, skip = torch.randn(1, 4, 3, 5), torch.randn(1, 4, 3, 5)
+    assert block(x, skip).shape == (1, 4, 6, 10)
+    assert not torch.allclose(block(x, skip), block(x))
+    with pytest.raises(ValueError, match='with_skip'):
+        DPTFusionBlock(4, with_skip=False)(x, skip)
 
 
 # ---------------------------------------------------------------- the head
-@pytest.mark.parametrize('activation', ['sigmoid', 'relu', 'inverse'])
-def test_head_output_shape_and_range(activation):
-    head = MODELS.build(dict(copy.deepcopy(TINY_HEAD), depth_activation=activation))
-    depth = head(_vit_feats())
-    assert depth.shape == (2, 1, H, W)  # fusion ends at stride 2, the head upsamples x2
-    assert torch.isfinite(depth).all() and (depth >= 1e-3).all()
-    if activation != 'relu':
-        assert (depth <= 10.0).all()
+def _hybrid_feats(b=2):
+    model = MODELS.build(tiny_model_cfg(HYBRID_NYU))
+    with torch.no_grad():
+        return model.backbone(torch.randn(b, 3, 64, 96))
 
 
-def test_ignore_readout_accepts_plain_maps_and_project_needs_the_cls_token():
-    feats = [x for x, _ in _vit_feats()]
-    head = MODELS.build(dict(copy.deepcopy(TINY_HEAD), readout_type='ignore'))
-    assert head(feats).shape == (2, 1, H, W)
-    head = MODELS.build(copy.deepcopy(TINY_HEAD))
+def test_backbone_reports_what_the_head_reads():
+    for path in (HYBRID_NYU, LARGE_NYU):
+        cfg = tiny_model_cfg(path)
+        model = MODELS.build(cfg)
+        feats = model.backbone(torch.randn(1, 3, 64, 96))
+        maps = [f[0] if isinstance(f, (list, tuple)) else f for f in feats]
+        chans = [m.shape[1] for m in maps]
+        assert chans == list(cfg.decode_head.in_channels)
+        if hasattr(model.backbone, 'out_channels'):  # the hybrid reports its outputs
+            assert list(model.backbone.out_channels) == chans
+            assert [64 // m.shape[2] for m in maps] == model.backbone.out_strides
+
+
+def test_head_on_the_hybrid_passes_resnet_levels_through_and_predicts_full_size():
+    cfg = tiny_model_cfg(HYBRID_NYU).decode_head
+    head = MODELS.build(cfg)
+    assert isinstance(head.reassemble[0], torch.nn.Identity)
+    depth = head(_hybrid_feats())
+    assert depth.shape == (2, 1, 64, 96)
+    # official NYU constants: 1 / (0.000305 * relu(z) + 0.1378) <= 1 / 0.1378
+    assert torch.isfinite(depth).all() and depth.max() <= 1 / 0.1378 + 1e-4
+
+
+def test_head_errors_name_the_option():
+    cfg = tiny_model_cfg(HYBRID_NYU).decode_head
+    with pytest.raises(ValueError, match='post_process_channels'):
+        MODELS.build(dict(cfg, post_process_channels=[128, 512, 32, 32]))
+    with pytest.raises(ValueError, match='one entry per level'):
+        MODELS.build(dict(cfg, reassemble_scales=[None, 1, 0.5]))
+    feats = _hybrid_feats()
+    feats[2] = feats[2][0]  # the class token dropped: the 'project' readout needs it
     with pytest.raises(ValueError, match='output_cls_token'):
-        head(feats)
-
-
-def test_wrong_channels_raise_naming_the_option():
-    head = MODELS.build(dict(copy.deepcopy(TINY_HEAD), in_channels=[64] * 4))
+        MODELS.build(cfg)(feats)
     with pytest.raises(ValueError, match='in_channels'):
-        head(_vit_feats())
+        MODELS.build(dict(cfg, in_channels=[256, 512, 64, 64],
+                          post_process_channels=[256, 512, 64, 64]))(_hybrid_feats())
 
 
-# ---------------------------------------------------------------- losses / training
-def test_loss_is_finite_and_reaches_the_backbone():
-    model = _tiny_model()
-    losses = model(**_batch(model), mode='loss')
-    assert set(losses) == {'decode.loss_silog'}
-    assert torch.isfinite(losses['decode.loss_silog'])
-    losses['decode.loss_silog'].backward()
-    for p in (model.backbone.patch_embed.projection.weight, model.backbone.cls_token,
-              model.decode_head.depth_head[0].weight):
-        assert p.grad is not None and p.grad.abs().sum() > 0
+# ---------------------------------------------------------------- losses / predict
+def test_loss_reaches_the_resnet_and_the_vit_of_the_hybrid():
+    check_loss_reaches_backbone(tiny_model_cfg(HYBRID_NYU),
+                                lambda m: m.backbone.cnn.model.stem.conv.weight)
+    check_loss_reaches_backbone(tiny_model_cfg(HYBRID_NYU),
+                                lambda m: m.backbone.vit.layers[0].ln1.weight)
 
 
-def test_predict_returns_depth_at_input_size_with_flip():
-    model = _tiny_model().eval()
+def test_predict_with_flip_returns_positive_depth():
+    cfg = tiny_model_cfg(LARGE_NYU)
+    check_flip_predict_in_range(cfg, min_depth=0.0, max_depth=1 / 0.1378 + 1e-4)
+
+
+# ---------------------------------------------------------------- DGR
+@pytest.mark.parametrize('base,dgr', [
+    ('dpt_r50-vit-b16_4xb4-25k_nyu-416x544', 'dpt-dgr_r50-vit-b16_4xb4-25k_nyu-416x544'),
+    ('dpt_vit-l16_4xb4-25k_kitti-352x704', 'dpt-dgr_vit-l16_4xb4-25k_kitti-352x704')])
+def test_dgr_variant_is_the_baseline_at_init(base, dgr):
+    base_model = MODELS.build(tiny_model_cfg(osp.join(REPO, 'configs/dpt', base + '.py')))
+    dgr_model = MODELS.build(tiny_model_cfg(osp.join(REPO, 'configs/dpt', dgr + '.py')))
+    base_model.init_weights(), dgr_model.init_weights()
+    # the baseline's checkpoint loads strictly through DGRBackbone's load hook (the
+    # hybrid's DGRBackbone is its ViT part, one level down), DGR blocks keep their init
+    dgr_model.load_state_dict(base_model.state_dict(), strict=True)
+    base_model.eval(), dgr_model.eval()
+    x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
-        out = model(**_batch(model, n=1), mode='predict')
-    pred = out[0].pred_depth_map.data
-    assert pred.shape == (1, H, W)
-    assert torch.isfinite(pred).all() and (pred > 0).all() and (pred <= 10.0).all()
-
-
-def test_dgr_variant_equals_baseline_at_init():
-    base = _tiny_model().eval()
-    cfg = copy.deepcopy(TINY_MODEL)
-    cfg['backbone'] = dict(type='DGRBackbone', host_type='VisionTransformer',
-                           **{k: v for k, v in TINY_VIT.items() if k != 'type'})
-    dgr = _tiny_model(cfg).eval()
-    dgr.load_state_dict(base.state_dict(), strict=True)  # DGRBackbone's load hook
-    data = _batch(base, n=1)
-    with torch.no_grad():
-        a = base.decode_head(base.extract_feat(data['inputs']))
-        b = dgr.decode_head(dgr.extract_feat(data['inputs']))
-    torch.testing.assert_close(a, b, rtol=0, atol=0)
+        assert torch.equal(base_model._forward(x), dgr_model._forward(x))
 
 
 # ---------------------------------------------------------------- configs
-DPT_LEAVES = sorted(glob.glob(osp.join(REPO_ROOT, 'configs', 'dpt', '*.py')))
-
-
-def test_there_are_baseline_and_dgr_leaves_for_both_vits_and_datasets():
-    names = {osp.basename(p) for p in DPT_LEAVES}
-    for bb in ('vit-b16', 'vit-l16'):
+def test_there_are_baseline_and_dgr_leaves_for_both_encoders_and_datasets():
+    names = {osp.basename(p) for p in LEAVES}
+    for bb in ('r50-vit-b16', 'vit-l16'):
         for ds in ('nyu-416x544', 'kitti-352x704'):
             assert f'dpt_{bb}_4xb4-25k_{ds}.py' in names
             assert f'dpt-dgr_{bb}_4xb4-25k_{ds}.py' in names
 
 
-@pytest.mark.parametrize('path', DPT_LEAVES, ids=osp.basename)
-def test_leaf_config_builds_with_pretrained_off(path):
+@pytest.mark.parametrize('path', LEAVES, ids=osp.basename)
+def test_leaf_config_is_the_official_network_and_builds(path):
     cfg = Config.fromfile(path)
-    m = cfg.model
-    assert m.type == 'MonoDepthEstimator' and m.test_cfg.flip is True
-    assert m.data_preprocessor.seg_pad_val == 0
-    max_depth = 80.0 if 'kitti' in path else 10.0
-    assert m.decode_head.max_depth == max_depth and cfg.val_evaluator.max_depth == max_depth
-    large = 'vit-l16' in path
-    assert tuple(m.backbone.out_indices) == ((5, 11, 17, 23) if large else (2, 5, 8, 11))
-    assert m.backbone.output_cls_token and not m.backbone.final_norm
-    assert m.backbone.type == ('DGRBackbone' if 'dpt-dgr' in path else 'VisionTransformer')
-    m.backbone.init_cfg = None
-    if large:
-        # ViT-L (300 M parameters) is slow to allocate on CPU: same wiring, narrow width.
-        m.backbone.embed_dims = 64
-        m.decode_head.in_channels = [64] * 4
-        m.decode_head.embed_dims = 64
-        m.decode_head.post_process_channels = [16, 32, 64, 64]
-    model = MODELS.build(m)
-    assert isinstance(model.decode_head, DPTDepthHead)
-    vit = model.backbone.backbone if 'dpt-dgr' in path else model.backbone
-    assert len(vit.layers) == (24 if large else 12)
+    check_leaf_config(cfg, path, 'DPTDepthHead')
+    head = cfg.model.decode_head
+    assert head.depth_activation == 'inverse' and head.get('non_negative', True)
+    kitti = 'kitti' in path
+    # run_monodepth.py: dpt_hybrid_kitti / dpt_hybrid_nyu
+    assert (head.inverse_scale, head.inverse_shift) == (
+        (0.00006016, 0.00579) if kitti else (0.000305, 0.1378))
+    # DPT's published KITTI number: BTS eval_with_pngs.py --garg_crop --do_kb_crop
+    assert cfg.val_evaluator.crop == ('garg' if kitti else 'nyu_eigen')
+    if kitti:
+        assert cfg.val_evaluator.crop_convention == 'full_size'
+        assert cfg.test_evaluator.crop_convention == 'full_size'
+    assert cfg.load_from.endswith('-midas-2f21e586_mmdepth.pth' if 'vit-l16' in path
+                                  else '-midas-501f0c75_mmdepth.pth')
+    model = MODELS.build(tiny_model_cfg(path)).eval()
+    with torch.no_grad():
+        assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 64, 96)
 
 
-# ---------------------------------------------------------------- a few Runner iterations
-def test_a_few_runner_iterations_of_the_dgr_variant_on_generated_data(synthetic_nyu_root,
-                                                                      tmp_path):
+def test_a_few_runner_iterations_of_the_hybrid_dgr_variant(synthetic_nyu_root, tmp_path):
     from mmengine.runner import Runner
-    model = copy.deepcopy(TINY_MODEL)
-    model['backbone'] = dict(type='DGRBackbone', host_type='VisionTransformer',
-                             **{k: v for k, v in TINY_VIT.items() if k != 'type'})
-    leaf = osp.join(REPO_ROOT, 'configs/dpt/dpt-dgr_vit-b16_4xb4-25k_nyu-416x544.py')
-    runner = Runner.from_cfg(synthetic_runner_cfg(leaf, tmp_path, synthetic_nyu_root, model))
+    leaf = osp.join(REPO, 'configs/dpt/dpt-dgr_r50-vit-b16_4xb4-25k_nyu-416x544.py')
+    model = tiny_model_cfg(leaf)
+    cfg = synthetic_runner_cfg(leaf, tmp_path, synthetic_nyu_root, model)
+    cfg.load_from = None
+    runner = Runner.from_cfg(cfg)
     before = runner.model.decode_head.depth_head[-1].weight.detach().clone()
     runner.train()
     assert not torch.equal(before, runner.model.decode_head.depth_head[-1].weight.detach())
     metrics = runner.val_loop.run()
     assert metrics and all(torch.isfinite(torch.tensor(float(v))) for v in metrics.values())
+
+
+def test_depth_batch_loss_is_silog_only():
+    model = MODELS.build(tiny_model_cfg(LARGE_NYU))
+    assert set(model.loss(*depth_batch())) == {'decode.loss_silog'}

@@ -1,9 +1,11 @@
-"""TransDepthHead: the dynamic local filter vs an unfold reference, the attention gate,
-head shapes/range/errors, loss and gradients, DGR equivalence at init, every leaf config."""
+"""TransDepthHead and its layers: the dynamic local filter vs an unfold reference, the
+structured attention, the attention gate and the AGD, the BTS decoder with local planar
+guidance, the head on the R50+ViT hybrid, losses, DGR identity at init, every leaf config
+(equivalence with the official network: tests/test_official/test_transdepth_official.py)."""
 import copy
 import glob
+import math
 import os.path as osp
-from functools import partial
 
 import pytest
 import torch
@@ -11,19 +13,33 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from mmdepth_dgr.models.decode_heads import (TransDepthAttentionGate, TransDepthHead,
-                                             dynamic_local_filter)
+from mmdepth_dgr.models.decode_heads import (BTSDecoder, BTSReduction, TransDepthAGD,
+                                             TransDepthAttentionGate, TransDepthHead,
+                                             dynamic_local_filter, local_planar_guidance,
+                                             structured_attention)
 
-from _helpers import (REPO, check_dgr_equals_baseline, check_flip_predict_in_range,
-                      check_leaf_builds, check_loss_reaches_backbone, level_feats)
-from _helpers import tiny_model_cfg as _tiny_model_cfg
+from _helpers import (REPO, check_flip_predict_in_range, check_leaf_config,
+                      check_loss_reaches_backbone)
 
 LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'transdepth', '*.py')))
-BASELINE_NYU = osp.join(REPO, 'configs/transdepth/transdepth_vit-b16_4xb4-25k_nyu-416x544.py')
-TINY_BACKBONE = dict(img_size=(64, 96), embed_dims=32, num_layers=4, num_heads=2,
-                     out_indices=(0, 1, 2, 3), drop_path_rate=0.0, init_cfg=None)
-TINY_NECK = dict(in_channels=[32] * 4, out_channels=32)
-TINY_HEAD = dict(in_channels=[32] * 4, channels=16)
+BASELINE_NYU = osp.join(REPO,
+                        'configs/transdepth/transdepth_r50-vit-b16_4xb4-25k_nyu-416x544.py')
+TINY = {'backbone.cnn.block_units': [1, 1, 1], 'backbone.cnn.width_factor': 0.5,
+        'backbone.vit.in_channels': 512, 'backbone.vit.embed_dims': 32,
+        'backbone.vit.num_layers': 4, 'backbone.vit.num_heads': 2,
+        'backbone.vit.out_indices': [3], 'decode_head.in_channels': [32, 128, 256, 32],
+        'decode_head.channels': 128, 'decode_head.token_channels': [64, 64],
+        'decode_head.agd.width': 16}
+
+
+def tiny_model_cfg(path):
+    """The leaf's model with the tiny sizes merged in (nested keys, mmengine semantics)."""
+    cfg = Config.fromfile(path)
+    opts = {'model.' + k: v for k, v in TINY.items()}
+    if '-dgr_' in path:  # the leaves refine ViT layers 3, 6, 9, 12; the tiny ViT has 4
+        opts['model.backbone.vit.stages'] = [1, 3]
+    cfg.merge_from_dict(opts)
+    return copy.deepcopy(cfg.model)
 
 
 # ----------------------------------------------------------------- dynamic local filter
@@ -37,17 +53,6 @@ def test_dynamic_local_filter_matches_unfold_reference(dilation, k):
     assert torch.allclose(dynamic_local_filter(x, kernels, dilation), ref, atol=1e-5)
 
 
-def test_dynamic_local_filter_one_hot_kernels_shift_with_zero_padding():
-    x = torch.arange(20.).view(1, 1, 4, 5)
-    centre = torch.zeros(1, 9, 4, 5)
-    centre[:, 4] = 1
-    assert torch.equal(dynamic_local_filter(x, centre), x)
-    right = torch.zeros(1, 9, 4, 5)
-    right[:, 5] = 1  # tap (u, v) = (1, 2): the right neighbour
-    expect = F.pad(x[..., 1:], (0, 1))
-    assert torch.equal(dynamic_local_filter(x, right), expect)
-
-
 def test_dynamic_local_filter_rejects_bad_kernels():
     with pytest.raises(ValueError, match='k\\*k'):
         dynamic_local_filter(torch.randn(1, 2, 4, 4), torch.randn(1, 4, 4, 4))
@@ -55,107 +60,175 @@ def test_dynamic_local_filter_rejects_bad_kernels():
         dynamic_local_filter(torch.randn(1, 2, 4, 4), torch.randn(1, 9, 4, 5))
 
 
-# ----------------------------------------------------------------- attention gate
-def test_attention_gate_shape_and_gradients():
-    gate = TransDepthAttentionGate(8, dilations=(1, 2))
-    r = torch.randn(2, 8, 6, 7, requires_grad=True)
-    s = torch.randn(2, 8, 6, 7, requires_grad=True)
-    out = gate(r, s)
-    assert out.shape == (2, 8, 6, 7)
-    assert (out >= 0).all()  # ReLU after the 1x1 combination
-    out.sum().backward()
-    assert r.grad.abs().sum() > 0 and s.grad.abs().sum() > 0
+# ----------------------------------------------------------------- structured attention
+def test_structured_attention_is_the_official_random_channel_weighting():
+    att = torch.randn(2, 5, 3, 4)
+    torch.manual_seed(7)
+    out = structured_attention(att, rank=3)
+    torch.manual_seed(7)
+    expect = torch.zeros_like(att)
+    for _ in range(3):  # official struc_att, written out
+        alpha = torch.softmax(torch.randn(2, 5), dim=1).view(2, 5, 1, 1)
+        expect = expect + torch.sigmoid((alpha * att).sum(1, keepdim=True)) * alpha * att
+    torch.testing.assert_close(out, expect)
+    assert torch.equal(structured_attention(att, rank=0), att)
+    assert not torch.allclose(structured_attention(att), out)  # new draws, new output
 
 
-def test_attention_gate_zero_sender_sends_nothing():
+def test_gate_is_random_unless_sigmoid_and_a_zero_sender_sends_nothing():
+    r, s = torch.randn(1, 4, 5, 6), torch.randn(1, 4, 5, 6)
+    gate = TransDepthAttentionGate(4, dilations=(1, 2))
+    assert not torch.allclose(gate(r, s), gate(r, s))
+    sig = TransDepthAttentionGate(4, dilations=(1, 2), gate='sigmoid')
+    assert torch.equal(sig(r, s), sig(r, s))
     # every message is gate ⊙ DLF(sender, ·): a zero sender gives ReLU(bias) everywhere
-    gate = TransDepthAttentionGate(4, dilations=(1, ))
-    out = gate(torch.randn(1, 4, 5, 5), torch.zeros(1, 4, 5, 5))
-    bias = F.relu(gate.combine[0].bias).view(1, 4, 1, 1).expand(1, 4, 5, 5)
-    assert torch.allclose(out, bias)
-
-
-def test_attention_gate_errors():
+    out = gate(r, torch.zeros_like(s))
+    bias = F.relu(gate.combine[0].bias).view(1, 4, 1, 1).expand(1, 4, 5, 6)
+    torch.testing.assert_close(out, bias)
     with pytest.raises(ValueError, match='gate'):
         TransDepthAttentionGate(4, gate='softmax')
-    with pytest.raises(ValueError, match='odd'):
-        TransDepthAttentionGate(4, kernel_size=2)
     with pytest.raises(ValueError, match='same shape'):
-        TransDepthAttentionGate(4)(torch.randn(1, 4, 5, 5), torch.randn(1, 4, 5, 6))
+        gate(r, torch.randn(1, 4, 5, 7))
 
 
-# ----------------------------------------------------------------- head
-_feats = partial(level_feats, [32] * 4)
+def test_agd_fuses_three_levels_into_four_widths_at_1_32():
+    agd = TransDepthAGD([8, 12, 16], width=4)
+    out = agd(torch.randn(2, 8, 8, 12), torch.randn(2, 12, 4, 6), torch.randn(2, 16, 2, 3))
+    assert out.shape == (2, 16, 2, 3) and agd.out_channels == 16
+    with pytest.raises(ValueError, match='three levels'):
+        TransDepthAGD([8, 12])
 
 
-def test_head_output_is_full_resolution_and_in_range():
-    head = TransDepthHead(min_depth=0.5, max_depth=10.0, **TINY_HEAD)
-    depth = head(_feats())
-    assert depth.shape == (2, 1, 64, 96)
-    assert depth.min() >= 0.5 and depth.max() <= 10.0
-
-
-def test_head_without_finer_skips_and_with_other_upsampling():
-    head = TransDepthHead(agd_levels=(0, 1, 2, 3), num_upsample=1, **TINY_HEAD)
-    assert head.skip_levels == []
-    assert head(_feats(b=1)).shape == (1, 1, 32, 48)
-
-
-def test_head_rejects_bad_options():
-    with pytest.raises(ValueError, match='agd_levels'):
-        TransDepthHead(agd_levels=(1, 4), **TINY_HEAD)
-    with pytest.raises(ValueError, match='divisible'):
-        TransDepthHead(num_upsample=5, **TINY_HEAD)
-    feats = _feats()
-    feats[1] = torch.randn(2, 7, 8, 12)
-    with pytest.raises(ValueError, match='in_channels'):
-        TransDepthHead(**TINY_HEAD)(feats)
-
-
-# ----------------------------------------------------------------- whole model / configs
-tiny_model_cfg = partial(_tiny_model_cfg, backbone=TINY_BACKBONE, neck=TINY_NECK,
-                         decode_head=TINY_HEAD)
-
-
-def test_loss_is_finite_and_gradient_reaches_backbone():
-    check_loss_reaches_backbone(tiny_model_cfg(BASELINE_NYU),
-                                lambda m: m.backbone.patch_embed.projection.weight)
-
-
-def test_predict_with_flip_returns_depth_in_range():
-    check_flip_predict_in_range(tiny_model_cfg(BASELINE_NYU), min_depth=1e-3, max_depth=10.0)
-
-
-@pytest.mark.parametrize('dataset', ['nyu-416x544', 'kitti-352x704'])
-def test_dgr_variant_equals_baseline_at_init(dataset):
-    check_dgr_equals_baseline(
-        tiny_model_cfg(osp.join(
-            REPO, 'configs/transdepth', f'transdepth_vit-b16_4xb4-25k_{dataset}.py')),
-        tiny_model_cfg(osp.join(
-            REPO, 'configs/transdepth', f'transdepth-dgr_vit-b16_4xb4-25k_{dataset}.py')))
-
-
-@pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
-def test_every_leaf_config_builds_through_the_registry(path):
-    check_leaf_builds(path, 'TransDepthHead', tiny_model_cfg(path))
-
-
-def test_full_size_baseline_builds_with_pretrained_off():
-    model = copy.deepcopy(Config.fromfile(BASELINE_NYU).model)
-    model.backbone.init_cfg = None
-    built = MODELS.build(model)
-    assert built.backbone.cls_token.shape[-1] == 768
-    assert len(built.backbone.layers) == 12
-
-
-def test_attention_gate_flops_are_countable_by_mmengine():
+def test_agd_flops_are_countable_by_mmengine():
     """mmengine's FLOP counter traces the module; sizes then come back as tensors, which
     the dynamic filter once fed to round() (TransDepth's FLOPs could not be counted)."""
     from mmengine.analysis import FlopAnalyzer
-    gate = TransDepthAttentionGate(8, dilations=(1, 2), kernel_size=3).eval()
+    gate = TransDepthAttentionGate(8, dilations=(1, 2), gate='sigmoid').eval()
     receiver, sender = torch.randn(1, 8, 6, 7), torch.randn(1, 8, 6, 7)
     flops = FlopAnalyzer(gate, (receiver, sender)).total()
-    # at least the 1x1 kernel-predicting convolutions: per dilation, one conv of 16 -> 9
-    # channels on both maps and two of 8 -> 9, at 6x7 positions (multiply-adds)
     convs = sum(m.weight.numel() for m in gate.modules() if isinstance(m, torch.nn.Conv2d))
     assert flops >= convs * 6 * 7 > 0
+
+
+# ----------------------------------------------------------------- BTS decoder
+def test_planar_guidance_of_a_fronto_parallel_plane_is_its_distance():
+    plane = torch.zeros(1, 4, 2, 3)
+    plane[:, 2], plane[:, 3] = 1.0, 2.5          # n = (0, 0, 1), δ = 2.5
+    assert torch.equal(local_planar_guidance(plane, 4), torch.full((1, 1, 8, 12), 2.5))
+
+
+def test_planar_guidance_follows_the_plane_over_the_patch():
+    n = torch.tensor([0.3, -0.2, math.sqrt(1 - 0.13)])
+    plane = torch.cat([n, torch.tensor([2.0])]).view(1, 4, 1, 1)
+    depth = local_planar_guidance(plane, 2)[0, 0]
+    offs = torch.tensor([-0.25, 0.25])           # (0..k-1 - (k-1)/2) / k for k = 2
+    expect = 2.0 / (n[0] * offs[None, :] + n[1] * offs[:, None] + n[2])
+    torch.testing.assert_close(depth, expect)
+
+
+def test_bts_reduction_halves_the_width_down_to_the_plane():
+    red = BTSReduction(32, 32, max_depth=10.0)
+    convs = [m for m in red.reduc if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(32, 32), (32, 16), (16, 8),
+                                                                 (8, 3)]
+    plane = red(torch.randn(2, 32, 3, 4))
+    assert plane.shape == (2, 4, 3, 4)
+    torch.testing.assert_close(plane[:, :3].norm(dim=1), torch.ones(2, 3, 4))
+    assert (plane[:, 3] > 0).all() and (plane[:, 3] < 10).all()
+    final = BTSReduction(8, 4, max_depth=10.0, is_final=True)(torch.randn(1, 8, 2, 2))
+    assert final.shape == (1, 1, 2, 2) and (final > 0).all() and (final < 1).all()
+    with pytest.raises(ValueError, match='start_channels'):
+        BTSReduction(8, 2, max_depth=10.0)
+
+
+def test_bts_decoder_predicts_at_twice_the_finest_skip_in_range():
+    chans = [8, 16, 24, 32, 40]
+    sizes = [(32, 48), (16, 24), (8, 12), (4, 6), (2, 3)]   # strides 2..32 of 64 x 96
+    dec = BTSDecoder(chans, channels=128, max_depth=10.0)
+    depth = dec(*[torch.randn(2, c, *s) for c, s in zip(chans, sizes)])
+    assert depth.shape == (2, 1, 64, 96)
+    assert (depth > 0).all() and (depth < 10).all()
+    with pytest.raises(ValueError, match='bts_size'):
+        BTSDecoder(chans, channels=64)
+
+
+# ----------------------------------------------------------------- the head
+def test_backbone_reports_what_the_head_reads():
+    cfg = tiny_model_cfg(BASELINE_NYU)
+    model = MODELS.build(cfg)
+    feats = model.backbone(torch.randn(1, 3, 64, 96))
+    assert [f.shape[1] for f in feats] == list(cfg.decode_head.in_channels)
+    assert model.backbone.out_channels == list(cfg.decode_head.in_channels)
+    assert [64 // f.shape[2] for f in feats] == model.backbone.out_strides == [2, 4, 8, 16]
+
+
+def test_head_predicts_full_resolution_metric_depth():
+    model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
+    with torch.no_grad():
+        depth = model._forward(torch.randn(2, 3, 64, 96))
+    assert depth.shape == (2, 1, 64, 96)
+    assert (depth > 0).all() and (depth < 10).all()
+
+
+def test_head_errors_name_the_option():
+    head = tiny_model_cfg(BASELINE_NYU).decode_head
+    with pytest.raises(ValueError, match='min_depth'):
+        MODELS.build(dict(head, min_depth=1e-3))
+    with pytest.raises(ValueError, match='four levels'):
+        MODELS.build(dict(head, in_channels=[128, 256, 32], in_index=[1, 2, 3]))
+
+
+# ----------------------------------------------------------------- whole model / configs
+def test_loss_reaches_the_resnet_and_the_vit_of_the_hybrid():
+    check_loss_reaches_backbone(tiny_model_cfg(BASELINE_NYU),
+                                lambda m: m.backbone.cnn.root.conv.weight)
+    check_loss_reaches_backbone(tiny_model_cfg(BASELINE_NYU),
+                                lambda m: m.backbone.vit.layers[0].ln1.weight)
+
+
+def test_predict_with_flip_returns_depth_in_range():
+    check_flip_predict_in_range(tiny_model_cfg(BASELINE_NYU), min_depth=0.0, max_depth=10.0)
+
+
+@pytest.mark.parametrize('dataset', ['nyu-416x544', 'kitti-352x704'])
+def test_dgr_variant_is_the_baseline_at_init(dataset):
+    folder = osp.join(REPO, 'configs/transdepth')
+    base = MODELS.build(tiny_model_cfg(
+        osp.join(folder, f'transdepth_r50-vit-b16_4xb4-25k_{dataset}.py')))
+    dgr = MODELS.build(tiny_model_cfg(
+        osp.join(folder, f'transdepth-dgr_r50-vit-b16_4xb4-25k_{dataset}.py')))
+    base.init_weights(), dgr.init_weights()
+    sd = {(k.replace('backbone.vit.', 'backbone.vit.backbone.', 1)
+           if k.startswith('backbone.vit.') else k): v for k, v in base.state_dict().items()}
+    result = dgr.load_state_dict(sd, strict=False)
+    assert not result.unexpected_keys
+    assert result.missing_keys and all(k.startswith('backbone.vit.dgr.')
+                                       for k in result.missing_keys)
+    base.eval(), dgr.eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        torch.manual_seed(0)  # the official gates draw random channel weightings
+        a = base._forward(x)
+        torch.manual_seed(0)
+        assert torch.equal(a, dgr._forward(x))
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
+def test_every_leaf_config_is_the_official_network_and_builds(path):
+    cfg = Config.fromfile(path)
+    check_leaf_config(cfg, path, 'TransDepthHead')
+    head = cfg.model.decode_head
+    kitti = 'kitti' in path
+    assert head.min_depth == 0.0 and head.channels == 512
+    assert head.agd == dict(width=512, dilations=(1, 4, 8), gate='structured', att_rank=3)
+    # bts_main.py: loss on GT > 0.1 m (NYU) / > 1 m (KITTI); online eval of KITTI puts the
+    # KB-cropped prediction back into the full frame before the Garg crop
+    assert head.gt_valid_min == (1.0 if kitti else 0.1)
+    if kitti:
+        assert cfg.val_evaluator.crop_convention == 'full_size'
+    vit = cfg.model.backbone.vit
+    assert (vit.embed_dims, vit.num_layers, vit.in_channels) == (768, 12, 1024)
+    assert tuple(cfg.model.backbone.cnn.block_units) == (3, 4, 9)
+    model = MODELS.build(tiny_model_cfg(path)).eval()
+    with torch.no_grad():
+        assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 64, 96)

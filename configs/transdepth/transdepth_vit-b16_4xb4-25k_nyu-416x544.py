@@ -1,5 +1,0 @@
-# transdepth on NYU-Depth-V2 (416x544 crops), the paper's 25k-iteration recipe.
-_base_ = [
-    '../_base_/models/transdepth_vit-b16.py', '../_base_/datasets/nyu.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_paper_25k.py'
-]
