@@ -13,7 +13,7 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.runner import Runner
+from mmdepth_dgr.engine import DepthRunner as Runner  # the tools' runner (checkpoint loading)
 
 from tests.conftest import REPO_ROOT, tiny_runner_cfg
 
