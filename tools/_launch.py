@@ -41,7 +41,9 @@ warnings.filterwarnings('ignore', message=r'pkg_resources is deprecated as an AP
 #: mmengine-internal deprecation notices raised by mmengine's own hooks on every run
 #: (nothing a user's config can change); kept out of the console, still in the log file.
 _CONSOLE_NOISE = ('"FileClient" will be deprecated in future',
-                  '"HardDiskBackend" is the alias of "LocalBackend"')
+                  '"HardDiskBackend" is the alias of "LocalBackend"',
+                  # DepthEvalMetric keeps unprefixed keys ('d1', 'abs_rel', ...) on purpose
+                  'The prefix is not set in metric class')
 
 
 def setup_launcher(cfg, launcher: str) -> None:
