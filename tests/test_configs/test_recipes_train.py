@@ -118,7 +118,8 @@ ALL = os.environ.get('MMDEPTH_TRAIN_ALL_RECIPES') == '1'
 def test_official_recipe_leaf_trains_two_iterations_through_train_py(
         key, data_roots, tmp_path):
     work = str(tmp_path / 'work')
-    args = [sys.executable, 'tools/train.py', LEAVES[key], '--work-dir', work,
+    # --verbose: mmengine's iteration lines on the console, as the asserts read them
+    args = [sys.executable, 'tools/train.py', LEAVES[key], '--work-dir', work, '--verbose',
             '--cfg-options'] + _overrides(key, data_roots)
     env = dict(os.environ, HF_HUB_OFFLINE='1', OMP_NUM_THREADS='2',
                PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
