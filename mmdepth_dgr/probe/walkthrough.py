@@ -28,6 +28,7 @@ from typing import Dict, Optional, Sequence
 
 import cv2
 import numpy as np
+import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
@@ -68,6 +69,9 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     p.add_argument('--lam', type=float, default=None,
                    help='lambda of Eq. 4 (default: the probe config\'s, 5)')
     p.add_argument('--num-figures', type=int, default=2)
+    p.add_argument('--threads', type=int, default=None,
+                   help='torch CPU threads (default: torch\'s); 1 avoids OpenMP threads '
+                   'spinning against each other on a machine shared with other jobs')
     p.add_argument('--record', default=None, metavar='JSON',
                    help='also write the run record here, e.g. '
                    'docs/data/probe/walkthrough_120x160_seed0.json')
@@ -78,6 +82,8 @@ def parse_args(argv: Optional[Sequence[str]] = None):
         args.work_dir = osp.join('work_dirs', 'probe_walkthrough', f'seed{args.seed}')
     if args.data_root is None:
         args.data_root = osp.join(args.work_dir, 'data')
+    if args.threads is not None and args.threads < 1:
+        p.error(f'--threads must be >= 1, got {args.threads}')
     for name in ('net_iters', 'probe_iters', 'num_train', 'num_test'):
         if getattr(args, name) < 1:
             p.error(f'--{name.replace("_", "-")} must be >= 1, got {getattr(args, name)}')
@@ -137,6 +143,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     args = parse_args(argv)
     command = None if argv is None else [
         'python', 'tools/analysis_tools/sparse_pixel_probe.py', 'walkthrough', *argv]
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     print(f'[walkthrough] 1/3 data: {args.data_root} ({args.num_train} train / '
           f'{args.num_test} test, {args.height}x{args.width}, seed {args.seed})', flush=True)
