@@ -166,8 +166,11 @@ def probe_runner_cfg(args, side: str, data_cfg: Config, stamp: str) -> Config:
 
 
 def train_probe(cfg: Config) -> torch.nn.Module:
-    """Train G through mmengine's Runner; returns the trained probe in eval mode."""
-    runner = Runner.from_cfg(cfg)
+    """Train G through the project's Runner (:class:`~mmdepth_dgr.engine.DepthRunner`:
+    mmengine's Runner whose ``resume`` reads the Runner's own checkpoint types under
+    torch's weights-only loading); returns the trained probe in eval mode."""
+    from mmdepth_dgr.engine import build_runner
+    runner = build_runner(cfg)
     runner.train()
     model = runner.model
     model = getattr(model, 'module', model)
