@@ -22,9 +22,17 @@ The command line is ``tools/analysis_tools/sparse_pixel_probe.py`` (a thin wrapp
    ``--edge-tol`` pixels of a ground-truth depth edge (Canny on depth,
    :func:`mmdepth_dgr.evaluation.functional.detect_depth_edges`; chance = the band's share of
    the valid pixels). Counts are pooled over the test images.
-5. Writes ``WORK_DIR/results.md`` (both markdown tables, also printed), ``results.json`` and
+5. Writes ``WORK_DIR/results.md`` (both markdown tables, also printed), ``results.json``,
    Figure-3-style PNG rows ``WORK_DIR/figures/probe_XXXX.png`` (RGB, |grad I|, M_t, M_c,
-   N_t(I*M_t), N_c(I*M_c), GT) for the first ``--num-figures`` test images.
+   N_t(I*M_t), N_c(I*M_c), GT) for the first ``--num-figures`` test images, and the run
+   record ``WORK_DIR/probe_record.json`` (:func:`probe_record`; also to ``--record PATH``):
+   commit + dirty flag, data fingerprint, library versions, device and threads, the exact
+   command, the seed, λ, density / threshold and both tables' numbers.
+
+The whole walkthrough of ``configs/probe/README.md`` (generate data, train the pair, run
+the probe, write one record) is ``sparse_pixel_probe.py walkthrough --seed S``
+(:mod:`.walkthrough`); ``sparse_pixel_probe.py render-doc`` rewrites the README's tables
+from the committed records (:mod:`.report`).
 """
 import argparse
 import copy
@@ -45,11 +53,13 @@ from tqdm import tqdm
 
 from mmdepth_dgr.evaluation.functional import (NoValidDepthError, compute_depth_metrics,
                                                detect_depth_edges)
+from mmdepth_dgr.utils.run_record import make_run_record
 from mmdepth_dgr.visualization import colorize_depth, depth_range
 from .masking import binarize_mask, image_region_mask
 
 __all__ = ['ROWS', 'SIDES', 'parse_args', 'probe_runner_cfg', 'train_probe', 'evaluate',
-           'markdown_tables', 'image_gradient_magnitude', 'top_decile', 'main']
+           'markdown_tables', 'image_gradient_magnitude', 'top_decile', 'probe_record',
+           'write_record', 'run_study', 'main', 'cli']
 
 _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEFAULT_PROBE_CONFIG = osp.join(
@@ -95,6 +105,9 @@ def parse_args(argv=None):
     p.add_argument('--resume', action='store_true',
                    help='continue G training from the latest checkpoint in each sub-dir')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--record', default=None, metavar='JSON',
+                   help='also write the run record here (it is always written to '
+                   'WORK_DIR/probe_record.json), e.g. docs/data/probe/my_run.json')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='overrides of the probe config, e.g. model.mask_net.widths=[8,16]')
     args = p.parse_args(argv)
@@ -153,8 +166,11 @@ def probe_runner_cfg(args, side: str, data_cfg: Config, stamp: str) -> Config:
 
 
 def train_probe(cfg: Config) -> torch.nn.Module:
-    """Train G through mmengine's Runner; returns the trained probe in eval mode."""
-    runner = Runner.from_cfg(cfg)
+    """Train G through the project's Runner (:class:`~mmdepth_dgr.engine.DepthRunner`:
+    mmengine's Runner whose ``resume`` reads the Runner's own checkpoint types under
+    torch's weights-only loading); returns the trained probe in eval mode."""
+    from mmdepth_dgr.engine import build_runner
+    runner = build_runner(cfg)
     runner.train()
     model = runner.model
     model = getattr(model, 'module', model)
@@ -362,19 +378,82 @@ def markdown_tables(res: dict, args) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def main(argv=None) -> dict:
-    args = parse_args(argv)
+def probe_record(res: dict, args, command=None, extra: Optional[dict] = None) -> dict:
+    """The run record of a study (:func:`mmdepth_dgr.utils.run_record.make_run_record`).
+
+    Provenance (commit + dirty flag, data fingerprint of ``--data-root``, versions, device,
+    threads, the exact command) plus ``tool``, ``seed``, ``lam`` (per side), ``density``,
+    ``threshold``, ``iters``, ``mask_space``, ``edge_tol``, the four networks' files,
+    ``results`` (``cross_eval``, ``mask_location``, ``num_images``) and ``timing_s``.
+
+    Args:
+        res (dict): What :func:`run_study` returns.
+        args (argparse.Namespace): The parsed options of :func:`parse_args`.
+        command (str | Sequence[str], optional): The command line; None = ``sys.argv``.
+        extra (dict, optional): More top-level fields (the walkthrough adds its setup).
+
+    Returns:
+        dict: the JSON-able record.
+    """
+    fields = dict(
+        tool='sparse_pixel_probe', seed=args.seed, lam=res['lam'], density=args.density,
+        threshold=args.threshold, iters=res['iters'], mask_space=res['mask_space'],
+        edge_tol=args.edge_tol, probe_config=_repo_rel(args.probe_config),
+        networks={side: dict(config=_repo_rel(getattr(args, f'{side}_config')),
+                             checkpoint=getattr(args, f'{side}_checkpoint'))
+                  for side in SIDES},
+        results=dict(cross_eval=res['cross_eval'], mask_location=res['mask_location'],
+                     num_images=res['num_images']),
+        timing_s=dict(train_cnn=res['train_s']['cnn'],
+                      train_transformer=res['train_s']['transformer'],
+                      evaluate=res['eval_s'], total=res['total_s']))
+    fields.update(extra or {})
+    return make_run_record(command=command, data_root=args.data_root, extra=fields)
+
+
+def write_record(record: dict, paths) -> List[str]:
+    """Write ``record`` as indented JSON to each of ``paths`` (folders are created)."""
+    out = []
+    for path in paths:
+        if not path:
+            continue
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        with open(path, 'w', encoding='utf-8') as f:
+            json.dump(record, f, indent=1, ensure_ascii=False)
+            f.write('\n')
+        out.append(path)
+    return out
+
+
+def _repo_rel(path: str) -> str:
+    path = osp.abspath(path)
+    return osp.relpath(path, _REPO) if path.startswith(_REPO + os.sep) else path
+
+
+def run_study(args) -> dict:
+    """Train G_c and G_t, evaluate, write ``results.md``, ``results.json`` and figures.
+
+    Args:
+        args (argparse.Namespace): The options of :func:`parse_args`.
+
+    Returns:
+        dict: ``cross_eval``, ``mask_location``, ``figures``, ``num_images``, ``train_s``,
+        ``eval_s``, ``total_s``, ``lam``, ``iters``, ``mask_space``, ``threshold``,
+        ``density``.
+    """
     init_default_scope('mmseg')
     t0 = time.time()
     os.makedirs(args.work_dir, exist_ok=True)
     data_cfg = Config.fromfile(args.transformer_config)
     stamp = time.strftime('%Y%m%d_%H%M%S')
-    probes, train_s = {}, {}
+    probes, train_s, iters = {}, {}, {}
     for side in SIDES:
         print(f'[sparse_pixel_probe] training G_{SHORT[side]} for the {side} '
               f'({getattr(args, side + "_config")})', flush=True)
         t = time.time()
-        probes[side] = train_probe(probe_runner_cfg(args, side, data_cfg, stamp))
+        cfg = probe_runner_cfg(args, side, data_cfg, stamp)
+        iters[side] = cfg.train_cfg.max_iters
+        probes[side] = train_probe(cfg)
         train_s[side] = time.time() - t
     init_default_scope('mmseg')
     test_dl = copy.deepcopy(data_cfg.test_dataloader)
@@ -387,7 +466,7 @@ def main(argv=None) -> dict:
     res = evaluate(probes, test_dl, dict(evaluator), args,
                    fig_dir=osp.join(args.work_dir, 'figures'))
     res.update(train_s=train_s, eval_s=time.time() - t, total_s=time.time() - t0,
-               lam={s: probes[s].lam for s in SIDES},
+               lam={s: probes[s].lam for s in SIDES}, iters=iters,
                mask_space=probes['transformer'].mask_space,
                threshold=args.threshold, density=args.density)
     text = markdown_tables(res, args)
@@ -402,3 +481,30 @@ def main(argv=None) -> dict:
     return res
 
 
+def main(argv=None) -> dict:
+    """The study (see the module docstring); returns :func:`run_study`'s result plus
+    ``record`` (the run record) and ``record_paths`` (where it was written)."""
+    args = parse_args(argv)
+    res = run_study(args)
+    command = None if argv is None else [
+        'python', 'tools/analysis_tools/sparse_pixel_probe.py', *argv]
+    record = probe_record(res, args, command=command)
+    paths = write_record(record, [osp.join(args.work_dir, 'probe_record.json'), args.record])
+    print(f'[sparse_pixel_probe] run record: {" and ".join(paths)}', flush=True)
+    res.update(record=record, record_paths=paths)
+    return res
+
+
+def cli(argv=None):
+    """``sparse_pixel_probe.py``: the study (:func:`main`), or ``walkthrough ...``
+    (:func:`mmdepth_dgr.probe.walkthrough.main`), or ``render-doc ...``
+    (:func:`mmdepth_dgr.probe.report.main`)."""
+    import sys
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == 'walkthrough':
+        from .walkthrough import main as walkthrough_main
+        return walkthrough_main(argv[1:])
+    if argv and argv[0] == 'render-doc':
+        from .report import main as report_main
+        return report_main(argv[1:])
+    return main(argv if argv else None)

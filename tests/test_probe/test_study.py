@@ -131,3 +131,35 @@ def test_command_line_tool_runs_the_study_and_names_a_missing_file(tiny_pair, tm
         capture_output=True, text=True, cwd=REPO)
     assert proc.returncode != 0
     assert 'cnn_checkpoint not found' in proc.stderr and 'missing.pth' in proc.stderr
+
+
+def test_study_writes_a_run_record_with_provenance_and_results(
+        tiny_pair, synthetic_nyu_root, tmp_path):
+    extra_path = tmp_path / 'copy' / 'record.json'
+    argv = [*tiny_pair['cnn'], *tiny_pair['transformer'], '--work-dir', str(tmp_path),
+            '--iters', '1', '--batch-size', '1', '--data-root', synthetic_nyu_root,
+            '--num-test', '1', '--num-figures', '0', '--density', '0.25', '--seed', '7',
+            '--lam', '3', '--record', str(extra_path),
+            '--cfg-options', 'model.mask_net.widths=[4,8]', 'log_level=WARNING']
+    res = study.main(argv)
+    with open(tmp_path / 'probe_record.json', encoding='utf-8') as f:
+        rec = json.load(f)
+    assert json.loads(extra_path.read_text()) == rec  # --record writes the same record
+    # provenance (make_run_record)
+    assert rec['command'].startswith('python tools/analysis_tools/sparse_pixel_probe.py ')
+    assert "model.mask_net.widths=[4,8]" in rec['command']
+    assert len(rec['git']['commit']) == 40 and isinstance(rec['git']['dirty'], bool)
+    assert rec['data_root'] == synthetic_nyu_root
+    assert rec['data']['content_sha256'] and rec['data']['kind'] == 'nyu'
+    assert rec['versions']['torch'] and rec['versions']['mmengine'] == '0.10.7'
+    assert rec['device']['type'] in ('cpu', 'cuda') and rec['device']['torch_threads'] >= 1
+    # the study's settings and results
+    assert rec['tool'] == 'sparse_pixel_probe'
+    assert rec['seed'] == 7 and rec['density'] == 0.25 and rec['threshold'] is None
+    assert rec['lam'] == {'cnn': 3.0, 'transformer': 3.0}
+    assert rec['iters'] == {'cnn': 1, 'transformer': 1}
+    assert rec['results']['num_images'] == 1
+    assert set(rec['results']['cross_eval']) == {r[0] for r in study.ROWS}
+    assert rec['results']['cross_eval'] == res['cross_eval']  # JSON keeps floats exactly
+    assert set(rec['results']['mask_location']) == {'cnn', 'transformer'}
+    assert rec['results']['mask_location']['cnn']['density'] == pytest.approx(0.25, abs=0.01)
