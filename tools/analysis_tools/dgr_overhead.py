@@ -4,7 +4,8 @@ For a host (an mmengine config, or a built-in backbone spec) and one or more DGR
 (in-backbone ``DGRBackbone`` or ``DGRNeck``), built in the same process, it reports:
 
 * params (all parameters, trainable or not);
-* FLOPs from mmengine.analysis ``get_model_complexity_info`` (FlopAnalyzer, jit-traced;
+* FLOPs from mmengine.analysis ``FlopAnalyzer`` (what ``get_model_complexity_info``
+  reports; jit-traced;
   it counts convs/linears/matmuls/norms/pooling as multiply-accumulates and, like fvcore,
   skips element-wise ops; the DGR outer/Hadamard products are ``k²``/``M`` muls per pixel,
   small next to the 1×1 conv that follows them);
@@ -54,7 +55,7 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 import mmdepth_dgr  # noqa: E402,F401  (mmcv stand-in + registration, must come first)
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
-from mmengine.analysis import get_model_complexity_info  # noqa: E402
+from mmengine.analysis import FlopAnalyzer, parameter_count  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
@@ -230,12 +231,15 @@ def _complexity(model: nn.Module, x: torch.Tensor):
     handles = [m.register_forward_pre_hook(hook) for m in model.modules()
                if isinstance(m, DGRBlock)]
     try:
-        info = get_model_complexity_info(model, inputs=(x,), show_table=False,
-                                         show_arch=False)
+        # The FLOP half of get_model_complexity_info (its activation count would trace
+        # the model a second time), without autograd: the trace then keeps no
+        # activations alive, which matters for Swin-L / ViT-L hosts at 416x544.
+        with torch.no_grad():
+            flops = FlopAnalyzer(model, (x, )).total()
     finally:
         for h in handles:
             h.remove()
-    return info['params'], info['flops'] + sum(stencil.values())
+    return parameter_count(model)[''], flops + sum(stencil.values())
 
 
 @torch.no_grad()
@@ -418,15 +422,21 @@ def measure(args) -> dict:
                 continue
             variants.append((name, form, dgr, stages,
                              placements[0] if form == 'backbone' else None, wrapper))
-    models = [TensorForward(host, is_segmentor)]
-    for _, form, dgr, stages, placement, wrapper in variants:
-        models.append(TensorForward(_build(_variant_cfg(
-            host_cfg, is_segmentor, form, dgr, stages, bb_out_channels, placement,
-            wrapper)), is_segmentor))
-
     nan = float('nan')
-    stats = ([(nan, nan)] * len(models) if args.no_complexity else
-             [_complexity(m, x) for m in models])
+    host_fwd = TensorForward(host, is_segmentor)
+    stats = [(nan, nan) if args.no_complexity else _complexity(host_fwd, x)]
+    models = [host_fwd]  # kept only when timed: large hosts are built one at a time
+    info = []  # (resolved placement, number of DGR blocks) per variant
+    for _, form, dgr, stages, placement, wrapper in variants:
+        model = TensorForward(_build(_variant_cfg(
+            host_cfg, is_segmentor, form, dgr, stages, bb_out_channels, placement,
+            wrapper)), is_segmentor)
+        stats.append((nan, nan) if args.no_complexity else _complexity(model, x))
+        info.append((_resolved_placement(model) if form == 'backbone' else None,
+                     _count_dgr_blocks(model)))
+        if not args.no_latency:
+            models.append(model)
+        del model
     times = (None if args.no_latency else
              _latencies(models, x, args.warmup, args.repeats))
     load_end = None if args.no_latency else load_check(cores, args.force, 'end')
@@ -461,10 +471,8 @@ def measure(args) -> dict:
             spread = f'{100 * (lo - 1):+.1f} … {100 * (hi - 1):+.1f} %'
         print(f'| {label} | {_fmt(p)} | {100 * (p / p0 - 1):+.2f} % | {_fmt(f)} | '
               f'{100 * (f / f0 - 1):+.2f} % | {lat} | {dlat} | {spread} |')
-        model = models[i].model
         row = dict(label=label, form=form, dgr=dgr, stages=stages,
-                   placement=_resolved_placement(model) if form == 'backbone' else None,
-                   wrapper=wrapper, dgr_blocks=_count_dgr_blocks(model),
+                   placement=info[i - 1][0], wrapper=wrapper, dgr_blocks=info[i - 1][1],
                    params=None if args.no_complexity else int(p),
                    flops=None if args.no_complexity else int(f),
                    params_pct=None if args.no_complexity else _pct(p, p0),
@@ -491,8 +499,8 @@ def measure(args) -> dict:
         forced='FORCED' in f'{load_start}{load_end}')
     return dict(host=host_info, shape=list(args.shape), batch=args.batch, form=args.form,
                 placement=args.placement, sweep=args.sweep, only=args.only,
-                flop_counter='mmengine.analysis.get_model_complexity_info (FlopAnalyzer) '
-                '+ the DGR stencil taps', cpu=cpu_model(), rows=rows, latency=latency,
+                flop_counter='mmengine.analysis.FlopAnalyzer (the FLOPs of '
+                'get_model_complexity_info) + the DGR stencil taps', cpu=cpu_model(), rows=rows, latency=latency,
                 skipped=skipped)
 
 
@@ -564,10 +572,11 @@ def render_table(record: dict) -> str:
 
 
 def _default_row(body: dict, placement: str) -> Optional[dict]:
-    """The record's command-line row (no --dgr/--stages/sweep) for ``placement``."""
+    """The record's command-line row for ``placement`` (labelled ``DGR ...``; no
+    --sweep label starts so)."""
     for row in body['rows'][1:]:
         if (row['form'] == 'backbone' and row['placement'] == placement
-                and row['label'].startswith('DGR defaults [')):
+                and row['label'].startswith('DGR ')):
             return row
     return None
 
