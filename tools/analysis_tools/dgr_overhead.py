@@ -500,8 +500,8 @@ def measure(args) -> dict:
     return dict(host=host_info, shape=list(args.shape), batch=args.batch, form=args.form,
                 placement=args.placement, sweep=args.sweep, only=args.only,
                 flop_counter='mmengine.analysis.FlopAnalyzer (the FLOPs of '
-                'get_model_complexity_info) + the DGR stencil taps', cpu=cpu_model(), rows=rows, latency=latency,
-                skipped=skipped)
+                'get_model_complexity_info) + the DGR stencil taps', cpu=cpu_model(),
+                rows=rows, latency=latency, skipped=skipped)
 
 
 # ------------------------------------------------------------------- docs from records
