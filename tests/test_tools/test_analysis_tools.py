@@ -257,8 +257,8 @@ def test_dgr_overhead_record_holds_every_row_and_renders_the_measured_numbers(
     assert table in capsys.readouterr().out
     hosts = tool.render_hosts([record])
     assert '| built-in `mit-b0` backbone | 1x3x32x32 |' in hosts
-    assert f'| 2 | {block["params_pct"]:+.2f} % |' in hosts
-    assert f'| 1 | {stage["params_pct"]:+.2f} % |' in hosts
+    assert f'| 2 | {block["params_pct"]:+.2f} % | {block["flops_pct"]:+.2f} % |' in hosts
+    assert f'| 1 | {stage["params_pct"]:+.2f} % | {stage["flops_pct"]:+.2f} % |' in hosts
     del record['dgr_overhead']['rows'][2]['flops_pct']
     path.write_text(json.dumps(record))
     with pytest.raises(ValueError, match=r'run.json: dgr_overhead.rows\[2\].flops_pct'):
@@ -286,9 +286,10 @@ def test_dgr_overhead_update_doc_rewrites_only_the_marked_tables(tmp_path):
     assert tool.update_doc(str(doc), root=str(tmp_path)) == 2
     text = doc.read_text()
     assert text.startswith('intro\n') and '\nmiddle\n' in text and 'old' not in text
-    assert '| `y.py` | 1x3x8x8 | 1.000 k | 2.000 M | 4 | +5.00 % | +3.00 % | 2 | +1.00 % | ' \
-        '+0.50 % |' in text
-    assert '| DGR defaults [backbone, placement=stage] | 2 | 1.010 k | +1.00 % |' in text
+    assert '| `y.py` | 1x3x8x8 | 1.000 k | 2.000 M | 4 | +5.00 % | +3.00 % | no | 2 | ' \
+        '+1.00 % | +0.50 % | yes |' in text  # +5 % params is over the +3 % budget
+    assert '| DGR defaults [backbone, placement=stage] | 2 | 1.010 k | +1.00 % | 2.010 M ' \
+        '| +0.50 % | yes |' in text
     assert all(body == rendered for _, _, body, rendered in
                tool.doc_blocks(text, root=str(tmp_path)))
     assert tool.update_doc(str(doc), root=str(tmp_path)) == 0

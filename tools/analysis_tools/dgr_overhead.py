@@ -554,20 +554,28 @@ def _host_name(body: dict) -> str:
     return f'built-in `{host["name"]}` backbone'
 
 
+def _within(row: dict) -> str:
+    """'yes' when a row meets both budgets (≤ +3 % params and ≤ +5 % FLOPs)."""
+    ok = (row['params_pct'] <= BUDGET_PARAMS_PCT and row['flops_pct'] <= BUDGET_FLOPS_PCT)
+    return 'yes' if ok else 'no'
+
+
 def render_table(record: dict) -> str:
-    """The params/FLOPs markdown table of one record (host row, then every variant).
+    """The params/FLOPs markdown table of one record (host row, then every variant,
+    each with whether it meets both budgets).
 
     Latency is never rendered: docs carry no timings from a shared machine.
     """
     body = record[RECORD_FIELD]
     host = body['rows'][0]
-    lines = ['| model | DGR blocks | params | Δparams | FLOPs | ΔFLOPs |',
-             '|---|---:|---:|---:|---:|---:|',
-             f'| host | 0 | {_fmt(host["params"])} | — | {_fmt(host["flops"])} | — |']
+    budget = f'≤ +{BUDGET_PARAMS_PCT:g} % params, ≤ +{BUDGET_FLOPS_PCT:g} % FLOPs'
+    lines = [f'| model | DGR blocks | params | Δparams | FLOPs | ΔFLOPs | {budget} |',
+             '|---|---:|---:|---:|---:|---:|---|',
+             f'| host | 0 | {_fmt(host["params"])} | — | {_fmt(host["flops"])} | — | — |']
     for row in body['rows'][1:]:
         lines.append(f'| {row["label"]} | {row["dgr_blocks"]} | {_fmt(row["params"])} | '
                      f'{row["params_pct"]:+.2f} % | {_fmt(row["flops"])} | '
-                     f'{row["flops_pct"]:+.2f} % |')
+                     f'{row["flops_pct"]:+.2f} % | {_within(row)} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -583,10 +591,12 @@ def _default_row(body: dict, placement: str) -> Optional[dict]:
 
 def render_hosts(records: List[dict]) -> str:
     """One row per record: the host, its input, and the default DGR's overhead with
-    ``placement='block'`` and ``'stage'`` (— where the record has no such row)."""
+    ``placement='block'`` and ``'stage'`` (— where the record has no such row), each with
+    whether it meets both budgets (≤ +3 % params, ≤ +5 % FLOPs)."""
     lines = ['| host | input | host params | host FLOPs | per block: DGR blocks | Δparams '
-             '| ΔFLOPs | per stage: DGR blocks | Δparams | ΔFLOPs |',
-             '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+             '| ΔFLOPs | within budget | per stage: DGR blocks | Δparams | ΔFLOPs '
+             '| within budget |',
+             '|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|']
     for record in records:
         body = record[RECORD_FIELD]
         host = body['rows'][0]
@@ -594,9 +604,9 @@ def render_hosts(records: List[dict]) -> str:
                  _fmt(host['params']), _fmt(host['flops'])]
         for placement in ('block', 'stage'):
             row = _default_row(body, placement)
-            cells += (['—'] * 3 if row is None else
+            cells += (['—'] * 4 if row is None else
                       [str(row['dgr_blocks']), f'{row["params_pct"]:+.2f} %',
-                       f'{row["flops_pct"]:+.2f} %'])
+                       f'{row["flops_pct"]:+.2f} %', _within(row)])
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
 
