@@ -296,3 +296,17 @@ def test_dgr_overhead_update_doc_rewrites_only_the_marked_tables(tmp_path):
     (tmp_path / 'r.json').unlink()
     with pytest.raises(FileNotFoundError, match='r.json'):
         tool.doc_blocks(text, root=str(tmp_path))
+
+
+def test_dgr_overhead_inner_wraps_the_named_sub_backbone_only():
+    tool = _tool('dgr_overhead')
+    host = dict(type='EncoderDecoder', backbone=dict(
+        type='CNNViTHybrid', cnn=dict(type='ResNet'), vit=dict(type='VisionTransformer')))
+    cfg = tool._variant_cfg(host, True, 'backbone', {}, None, [768], 'block', inner='vit')
+    assert cfg['backbone']['type'] == 'CNNViTHybrid' and cfg['backbone']['cnn'] == \
+        dict(type='ResNet')
+    assert cfg['backbone']['vit'] == dict(type='DGRBackbone', dgr={}, stages=None,
+                                          placement='block',
+                                          backbone=dict(type='VisionTransformer'))
+    with pytest.raises(ValueError, match="--inner head.*CNNViTHybrid"):
+        tool._variant_cfg(host, True, 'backbone', {}, None, [768], 'block', inner='head')

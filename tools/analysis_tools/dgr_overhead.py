@@ -164,16 +164,27 @@ def _without_weight_downloads(cfg):
 
 def _variant_cfg(host_cfg: dict, is_segmentor: bool, form: str, dgr: dict,
                  stages: Optional[List[int]], backbone_out_channels: List[int],
-                 placement: Optional[str] = None, wrapper: Optional[dict] = None) -> dict:
+                 placement: Optional[str] = None, wrapper: Optional[dict] = None,
+                 inner: Optional[str] = None) -> dict:
     """Model config of one DGR variant: the host wrapped in ``DGRBackbone`` (``form``
     'backbone'; ``placement``, when given, sets ``DGRBackbone(placement=...)``, and
     ``wrapper`` adds more ``DGRBackbone`` arguments such as ``blocks``, ``share_se``) or
-    followed by a ``DGRNeck`` ('neck')."""
+    followed by a ``DGRNeck`` ('neck'). ``inner`` wraps the backbone's sub-backbone of
+    that key instead (``'vit'``: the ViT of the DPT-Hybrid / TransDepth encoder, as their
+    ``-dgr`` configs do)."""
     cfg = copy.deepcopy(host_cfg)
     if form == 'backbone':
         wrap = dict(type='DGRBackbone', dgr=dgr, stages=stages, **(wrapper or {}))
         if placement is not None:
             wrap['placement'] = placement
+        if inner is not None:
+            outer = cfg['backbone'] if is_segmentor else cfg
+            if not isinstance(outer.get(inner), dict):
+                raise ValueError(f'{_WHERE}: --inner {inner}: the backbone '
+                                 f'{outer.get("type")} has no sub-backbone dict {inner!r}')
+            wrap['backbone'] = outer[inner]
+            outer[inner] = wrap
+            return cfg
         if is_segmentor:
             wrap['backbone'] = cfg['backbone']
             cfg['backbone'] = wrap
@@ -324,6 +335,9 @@ def parse_args(argv=None):
                    help='DGRBackbone placement(s): after every transformer/residual block '
                    'and/or after every stage, one table row each (default: DGRBackbone\'s '
                    'own default); --sweep rows use the first')
+    p.add_argument('--inner', default=None, metavar='KEY',
+                   help='wrap the backbone\'s sub-backbone of this key (e.g. vit for the '
+                   'CNN-ViT hybrids of DPT-Hybrid and TransDepth) instead of the backbone')
     p.add_argument('--dgr', nargs='+', action=DictAction, default={},
                    help='DGRBlock kwargs, e.g. reduction_ratio=32 preset=authors')
     p.add_argument('--stages', type=int, nargs='*', default=None,
@@ -430,7 +444,7 @@ def measure(args) -> dict:
     for _, form, dgr, stages, placement, wrapper in variants:
         model = TensorForward(_build(_variant_cfg(
             host_cfg, is_segmentor, form, dgr, stages, bb_out_channels, placement,
-            wrapper)), is_segmentor)
+            wrapper, args.inner)), is_segmentor)
         stats.append((nan, nan) if args.no_complexity else _complexity(model, x))
         info.append((_resolved_placement(model) if form == 'backbone' else None,
                      _count_dgr_blocks(model)))
@@ -497,6 +511,7 @@ def measure(args) -> dict:
         threads=torch.get_num_threads(), warmup=args.warmup, repeats=args.repeats,
         load_start=load_start, load_end=load_end,
         forced='FORCED' in f'{load_start}{load_end}')
+    host_info['inner'] = args.inner
     return dict(host=host_info, shape=list(args.shape), batch=args.batch, form=args.form,
                 placement=args.placement, sweep=args.sweep, only=args.only,
                 flop_counter='mmengine.analysis.FlopAnalyzer (the FLOPs of '
