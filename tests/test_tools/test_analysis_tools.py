@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os.path as osp
+import shlex
 
 import cv2
 import pytest
@@ -162,7 +163,10 @@ def test_dgr_overhead_defaults_to_fifteen_rounds_and_takes_a_placement():
     tool = _tool('dgr_overhead')
     args = tool.parse_args([])
     assert args.repeats >= 15 and args.placement is None and args.form == 'backbone'
-    assert tool.parse_args(['--placement', 'stage']).placement == 'stage'
+    assert tool.parse_args(['--placement', 'stage']).placement == ['stage']
+    assert tool.parse_args(['--placement', 'block', 'stage']).placement == ['block', 'stage']
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--placement', 'block', '--form', 'neck'])
     with pytest.raises(SystemExit):
         tool.parse_args(['--placement', 'everywhere'])
 
@@ -207,3 +211,102 @@ def test_dgr_overhead_flops_include_the_stencil_taps_flop_counters_skip():
     # 5-point Laplacian (5 taps) + (∂x, ∂y) of it (2 taps each), per channel and pixel
     assert flops - plain == 2 * 6 * 5 * 8 * (5 + 2 + 2)
     assert params == sum(p.numel() for p in model.parameters())
+
+
+def test_dgr_overhead_record_holds_every_row_and_renders_the_measured_numbers(
+        tmp_path, capsys):
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from mmdepth_dgr.models.backbones import DGRBackbone
+    tool = _tool('dgr_overhead')
+    path = tmp_path / 'run.json'
+    argv = ['--host', 'mit-b0', '--shape', '32', '32', '--no-latency', '--stages', '3',
+            '--placement', 'block', 'stage', '--sweep', '--only', r'blocks=\[-1\]',
+            '--record', str(path)]
+    tool.main(argv)
+    capsys.readouterr()
+    record = tool.load_record(str(path))  # raises when a field is missing
+    assert record['tool'] == 'dgr_overhead'
+    assert shlex.split(record['command']) == [
+        'python', 'tools/analysis_tools/dgr_overhead.py', *argv]  # pasteable as written
+    body = record['dgr_overhead']
+    assert body['shape'] == [32, 32] and body['placement'] == ['block', 'stage']
+    assert body['host'] == dict(source='builtin', name='mit-b0', model=None,
+                                backbone='MixVisionTransformer')
+    host, block, stage, last = body['rows']
+    # params counted here independently of the tool
+    init_default_scope('mmseg')
+    n_host = sum(p.numel() for p in MODELS.build(dict(tool.HOSTS['mit-b0'])).parameters())
+    assert host['params'] == n_host and host['dgr_blocks'] == 0
+    for row, placement, kwargs, n_blocks in (
+            (block, 'block', dict(stages=[3]), 2),  # MiT-B0 stage 3 has 2 blocks
+            (stage, 'stage', dict(stages=[3]), 1),
+            (last, 'block', dict(blocks=[-1]), 4)):  # one per stage
+        wrapped = DGRBackbone(backbone=dict(tool.HOSTS['mit-b0']), placement=placement,
+                              **kwargs)
+        assert row['params'] == sum(p.numel() for p in wrapped.parameters())
+        assert row['placement'] == placement and row['dgr_blocks'] == n_blocks
+        assert row['params_pct'] == pytest.approx(100 * (row['params'] / n_host - 1))
+        assert row['flops'] > host['flops']
+    assert last['wrapper'] == dict(blocks=[-1])
+    table = tool.render_table(record)
+    assert f'{block["params_pct"]:+.2f} %' in table and f'{stage["flops_pct"]:+.2f} %' in table
+    assert len(table.strip().splitlines()) == 2 + 4
+    tool.main(['--from-record', str(path)])
+    assert table in capsys.readouterr().out
+    hosts = tool.render_hosts([record])
+    assert '| built-in `mit-b0` backbone | 1x3x32x32 |' in hosts
+    assert f'| 2 | {block["params_pct"]:+.2f} % | {block["flops_pct"]:+.2f} % |' in hosts
+    assert f'| 1 | {stage["params_pct"]:+.2f} % | {stage["flops_pct"]:+.2f} % |' in hosts
+    del record['dgr_overhead']['rows'][2]['flops_pct']
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match=r'run.json: dgr_overhead.rows\[2\].flops_pct'):
+        tool.load_record(str(path))
+
+
+def test_dgr_overhead_update_doc_rewrites_only_the_marked_tables(tmp_path):
+    tool = _tool('dgr_overhead')
+    rows = [dict(label='host', params=1000, flops=2_000_000, dgr_blocks=0)]
+    for placement, params, flops in (('block', 1050, 2_060_000), ('stage', 1010, 2_010_000)):
+        rows.append(dict(label=f'DGR defaults [backbone, placement={placement}]',
+                         form='backbone', dgr={}, stages=None, placement=placement,
+                         wrapper={}, dgr_blocks=4 if placement == 'block' else 2,
+                         params=params, flops=flops, params_pct=100 * (params / 1000 - 1),
+                         flops_pct=100 * (flops / 2e6 - 1)))
+    record = dict(schema='s', command='c', git={}, versions={}, device={},
+                  dgr_overhead=dict(host=dict(source='config', name='configs/x/y.py'),
+                                    shape=[8, 8], batch=1, form='backbone',
+                                    placement=['block', 'stage'], rows=rows))
+    (tmp_path / 'r.json').write_text(json.dumps(record))
+    doc = tmp_path / 'README.md'
+    doc.write_text('intro\n<!-- dgr_overhead:hosts records=r.json -->\nold\n'
+                   '<!-- dgr_overhead:end -->\nmiddle\n'
+                   '<!-- dgr_overhead:table records=r.json -->\n<!-- dgr_overhead:end -->\n')
+    assert tool.update_doc(str(doc), root=str(tmp_path)) == 2
+    text = doc.read_text()
+    assert text.startswith('intro\n') and '\nmiddle\n' in text and 'old' not in text
+    assert '| `y.py` | 1x3x8x8 | 1.000 k | 2.000 M | 4 | +5.00 % | +3.00 % | no | 2 | ' \
+        '+1.00 % | +0.50 % | yes |' in text  # +5 % params is over the +3 % budget
+    assert '| DGR defaults [backbone, placement=stage] | 2 | 1.010 k | +1.00 % | 2.010 M ' \
+        '| +0.50 % | yes |' in text
+    assert all(body == rendered for _, _, body, rendered in
+               tool.doc_blocks(text, root=str(tmp_path)))
+    assert tool.update_doc(str(doc), root=str(tmp_path)) == 0
+    (tmp_path / 'r.json').unlink()
+    with pytest.raises(FileNotFoundError, match='r.json'):
+        tool.doc_blocks(text, root=str(tmp_path))
+
+
+def test_dgr_overhead_inner_wraps_the_named_sub_backbone_only():
+    tool = _tool('dgr_overhead')
+    host = dict(type='EncoderDecoder', backbone=dict(
+        type='CNNViTHybrid', cnn=dict(type='ResNet'), vit=dict(type='VisionTransformer')))
+    cfg = tool._variant_cfg(host, True, 'backbone', {}, None, [768], 'block', inner='vit')
+    assert cfg['backbone']['type'] == 'CNNViTHybrid' and cfg['backbone']['cnn'] == \
+        dict(type='ResNet')
+    assert cfg['backbone']['vit'] == dict(type='DGRBackbone', dgr={}, stages=None,
+                                          placement='block',
+                                          backbone=dict(type='VisionTransformer'))
+    with pytest.raises(ValueError, match="--inner head.*CNNViTHybrid"):
+        tool._variant_cfg(host, True, 'backbone', {}, None, [768], 'block', inner='head')

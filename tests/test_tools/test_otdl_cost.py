@@ -30,3 +30,41 @@ def test_otdl_cost_benchmarks_run_on_tiny_grids():
     assert size == '6x8' and min(t_dense, t_ours, t_ours_d) > 0
     t_large, dense_gb = tool.bench_large(6, 8, 0.05, 1)
     assert t_large > 0 and dense_gb == (6 * 8) ** 2 * 4 / 1e9
+
+
+def test_otdl_cost_record_holds_the_measurements_and_renders_the_printed_tables(
+        tmp_path, capsys):
+    import json
+    tool = _tool()
+    path = tmp_path / 'otdl_cost.json'
+    argv = ['--skip', 'a', 'c', '--sizes', '6', '--large', '6', '8', '--repeats', '1',
+            '--threads', '1', '--record', str(path)]
+    res = tool.main(argv)
+    printed = capsys.readouterr().out
+    record = json.loads(path.read_text())
+    assert record['tool'] == 'otdl_cost' and record['schema'].startswith('mmdepth_dgr.')
+    assert record['command'].endswith(' '.join(argv))
+    for key in ('git', 'versions', 'device', 'load_average'):
+        assert key in record
+    body = record['otdl_cost']
+    assert body == json.loads(json.dumps(res))
+    assert body['training_step'] is None and body['agreement'] is None
+    (row, ) = body['vs_dense']['rows']
+    assert row['grid'] == '6x6' and min(row['pot_dense_s'], row['ours_s']) > 0
+    assert body['vs_dense']['large']['dense_cost_gb'] == (6 * 8) ** 2 * 4 / 1e9
+    # the tables printed by the run are the ones its record renders
+    tool.main(['--from-record', str(path)])
+    rendered = capsys.readouterr().out
+    assert '| 6x6 |' in rendered and '| 6x8 | not run' in rendered
+    assert rendered in printed
+
+
+def test_otdl_cost_from_record_refuses_a_file_of_another_tool(tmp_path):
+    import json
+
+    import pytest
+    tool = _tool()
+    path = tmp_path / 'other.json'
+    path.write_text(json.dumps(dict(tool='quickstart')))
+    with pytest.raises(ValueError, match='other.json.*otdl_cost'):
+        tool.main(['--from-record', str(path)])

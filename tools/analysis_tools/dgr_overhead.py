@@ -4,7 +4,8 @@ For a host (an mmengine config, or a built-in backbone spec) and one or more DGR
 (in-backbone ``DGRBackbone`` or ``DGRNeck``), built in the same process, it reports:
 
 * params (all parameters, trainable or not);
-* FLOPs from mmengine.analysis ``get_model_complexity_info`` (FlopAnalyzer, jit-traced;
+* FLOPs from mmengine.analysis ``FlopAnalyzer`` (what ``get_model_complexity_info``
+  reports; jit-traced;
   it counts convs/linears/matmuls/norms/pooling as multiply-accumulates and, like fvcore,
   skips element-wise ops; the DGR outer/Hadamard products are ``k²``/``M`` muls per pixel,
   small next to the 1×1 conv that follows them);
@@ -37,22 +38,24 @@ Printed as a markdown table with ratios to the host. Examples::
 """
 import argparse
 import copy
+import json
 import logging
 import os
+import os.path as osp
 import platform
 import random
 import re
 import statistics
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import mmdepth_dgr  # noqa: E402,F401  (mmcv stand-in + registration, must come first)
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
-from mmengine.analysis import get_model_complexity_info  # noqa: E402
+from mmengine.analysis import FlopAnalyzer, parameter_count  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
@@ -72,28 +75,39 @@ HOSTS: Dict[str, dict] = {
                   embed_dims=384, num_layers=12, num_heads=6, out_indices=(2, 5, 8, 11)),
 }
 
-# --sweep variants: (label, form, dgr kwargs, stages). The first table row (the
-# command-line variant, block defaults unless --dgr/--stages) is not repeated here.
+# --sweep variants: (label, form, dgr kwargs, stages, DGRBackbone kwargs). The first
+# table rows (the command-line variants, block defaults unless --dgr/--stages) are not
+# repeated here. Rows with DGRBackbone kwargs (``blocks``, ``share_se``) exist only for
+# ``placement='block'`` and are left out under ``--placement stage``.
 SWEEP = [
-    ('defaults, literal evaluation (fused=False)', 'backbone', dict(fused=False), None),
-    ('outer k=8, r=16', 'backbone', dict(reduction_ratio=16, inter_channels=8), None),
-    ('outer k=8, r=64', 'backbone', dict(reduction_ratio=64, inter_channels=8), None),
-    ('outer k=4, r=64 (previous default)', 'backbone', dict(reduction_ratio=64), None),
-    ('outer k=3, r=64', 'backbone', dict(reduction_ratio=64, inter_channels=3), None),
+    ('defaults, literal evaluation (fused=False)', 'backbone', dict(fused=False), None, {}),
+    ('outer k=8, r=16', 'backbone', dict(reduction_ratio=16, inter_channels=8), None, {}),
+    ('outer k=8, r=64', 'backbone', dict(reduction_ratio=64, inter_channels=8), None, {}),
+    ('outer k=4, r=64 (previous default)', 'backbone', dict(reduction_ratio=64), None, {}),
+    ('outer k=3, r=64', 'backbone', dict(reduction_ratio=64, inter_channels=3), None, {}),
     ('H=laplacian_grad_sum (M=3C), outer k=4', 'backbone',
-     dict(third_order='laplacian_grad_sum'), None),
+     dict(third_order='laplacian_grad_sum'), None, {}),
     ('hadamard full width, r=16 (literal path)', 'backbone',
-     dict(interaction='hadamard', inter_channels=None, reduction_ratio=16), None),
-    ('hadamard k=16', 'backbone', dict(interaction='hadamard', inter_channels=16), None),
-    ('lever: stencil_channels=8', 'backbone', dict(stencil_channels=8), None),
-    ('lever: spatial_kernel_size=1', 'backbone', dict(spatial_kernel_size=1), None),
+     dict(interaction='hadamard', inter_channels=None, reduction_ratio=16), None, {}),
+    ('hadamard k=16', 'backbone', dict(interaction='hadamard', inter_channels=16), None,
+     {}),
+    ('lever: stencil_channels=8', 'backbone', dict(stencil_channels=8), None, {}),
+    ('lever: spatial_kernel_size=1', 'backbone', dict(spatial_kernel_size=1), None, {}),
     ('lever: stencil_channels=8, spatial_kernel_size=1', 'backbone',
-     dict(stencil_channels=8, spatial_kernel_size=1), None),
+     dict(stencil_channels=8, spatial_kernel_size=1), None, {}),
+    ("lever: share_se='stage'", 'backbone', {}, None, dict(share_se='stage')),
+    ("lever: share_se='all'", 'backbone', {}, None, dict(share_se='all')),
+    ("lever: stencil_channels=8, spatial_kernel_size=1, share_se='all'", 'backbone',
+     dict(stencil_channels=8, spatial_kernel_size=1), None, dict(share_se='all')),
+    ('lever: blocks=[-1] (last block of each stage)', 'backbone', {}, None,
+     dict(blocks=[-1])),
+    ('lever: blocks=[0, -1] (first and last block of each stage)', 'backbone', {}, None,
+     dict(blocks=[0, -1])),
     ("preset='authors' (dense 3x3 3C->C, Hadamard)", 'backbone', dict(preset='authors'),
-     None),
-    ('defaults, stages 1-3', 'backbone', {}, [1, 2, 3]),
-    ('defaults, stages 2-3', 'backbone', {}, [2, 3]),
-    ('neck, defaults', 'neck', {}, None),
+     None, {}),
+    ('defaults, stages 1-3', 'backbone', {}, [1, 2, 3], {}),
+    ('defaults, stages 2-3', 'backbone', {}, [2, 3], {}),
+    ('neck, defaults', 'neck', {}, None, {}),
 ]
 # DGRBackbone keys that are not host arguments (stripped to recover the host).
 _WRAPPER_KEYS = ('type', 'host_type', 'dgr', 'stages', 'placement')
@@ -150,15 +164,27 @@ def _without_weight_downloads(cfg):
 
 def _variant_cfg(host_cfg: dict, is_segmentor: bool, form: str, dgr: dict,
                  stages: Optional[List[int]], backbone_out_channels: List[int],
-                 placement: Optional[str] = None) -> dict:
+                 placement: Optional[str] = None, wrapper: Optional[dict] = None,
+                 inner: Optional[str] = None) -> dict:
     """Model config of one DGR variant: the host wrapped in ``DGRBackbone`` (``form``
-    'backbone'; ``placement``, when given, sets ``DGRBackbone(placement=...)``) or
-    followed by a ``DGRNeck`` ('neck')."""
+    'backbone'; ``placement``, when given, sets ``DGRBackbone(placement=...)``, and
+    ``wrapper`` adds more ``DGRBackbone`` arguments such as ``blocks``, ``share_se``) or
+    followed by a ``DGRNeck`` ('neck'). ``inner`` wraps the backbone's sub-backbone of
+    that key instead (``'vit'``: the ViT of the DPT-Hybrid / TransDepth encoder, as their
+    ``-dgr`` configs do)."""
     cfg = copy.deepcopy(host_cfg)
     if form == 'backbone':
-        wrap = dict(type='DGRBackbone', dgr=dgr, stages=stages)
+        wrap = dict(type='DGRBackbone', dgr=dgr, stages=stages, **(wrapper or {}))
         if placement is not None:
             wrap['placement'] = placement
+        if inner is not None:
+            outer = cfg['backbone'] if is_segmentor else cfg
+            if not isinstance(outer.get(inner), dict):
+                raise ValueError(f'{_WHERE}: --inner {inner}: the backbone '
+                                 f'{outer.get("type")} has no sub-backbone dict {inner!r}')
+            wrap['backbone'] = outer[inner]
+            outer[inner] = wrap
+            return cfg
         if is_segmentor:
             wrap['backbone'] = cfg['backbone']
             cfg['backbone'] = wrap
@@ -216,12 +242,15 @@ def _complexity(model: nn.Module, x: torch.Tensor):
     handles = [m.register_forward_pre_hook(hook) for m in model.modules()
                if isinstance(m, DGRBlock)]
     try:
-        info = get_model_complexity_info(model, inputs=(x,), show_table=False,
-                                         show_arch=False)
+        # The FLOP half of get_model_complexity_info (its activation count would trace
+        # the model a second time), without autograd: the trace then keeps no
+        # activations alive, which matters for Swin-L / ViT-L hosts at 416x544.
+        with torch.no_grad():
+            flops = FlopAnalyzer(model, (x, )).total()
     finally:
         for h in handles:
             h.remove()
-    return info['params'], info['flops'] + sum(stencil.values())
+    return parameter_count(model)[''], flops + sum(stencil.values())
 
 
 @torch.no_grad()
@@ -291,13 +320,24 @@ def parse_args(argv=None):
                      'whose DGR is stripped to get the host)')
     src.add_argument('--host', choices=sorted(HOSTS), default=None,
                      help='built-in host backbone (default: mit-b0 when no --config)')
+    src.add_argument('--from-record', nargs='+', default=None, metavar='JSON',
+                     help='measure nothing: print the markdown table of each run record '
+                     '(and, with several, the per-host table of their first rows)')
+    src.add_argument('--update-doc', nargs='+', default=None, metavar='MARKDOWN',
+                     help='measure nothing: rewrite every table between '
+                     '"<!-- dgr_overhead:KIND records=... -->" and "<!-- dgr_overhead:end -->"'
+                     ' in these files from the records the marker names')
     p.add_argument('--shape', type=int, nargs=2, default=[240, 320], metavar=('H', 'W'))
     p.add_argument('--batch', type=int, default=1)
     p.add_argument('--form', choices=['backbone', 'neck'], default='backbone',
                    help='DGR inside the encoder (DGRBackbone) or on its outputs (DGRNeck)')
-    p.add_argument('--placement', choices=['block', 'stage'], default=None,
-                   help='DGRBackbone placement: after every transformer/residual block '
-                   'or after every stage (default: DGRBackbone\'s own default)')
+    p.add_argument('--placement', choices=['block', 'stage'], nargs='+', default=None,
+                   help='DGRBackbone placement(s): after every transformer/residual block '
+                   'and/or after every stage, one table row each (default: DGRBackbone\'s '
+                   'own default); --sweep rows use the first')
+    p.add_argument('--inner', default=None, metavar='KEY',
+                   help='wrap the backbone\'s sub-backbone of this key (e.g. vit for the '
+                   'CNN-ViT hybrids of DPT-Hybrid and TransDepth) instead of the backbone')
     p.add_argument('--dgr', nargs='+', action=DictAction, default={},
                    help='DGRBlock kwargs, e.g. reduction_ratio=32 preset=authors')
     p.add_argument('--stages', type=int, nargs='*', default=None,
@@ -314,14 +354,38 @@ def parse_args(argv=None):
                    help='skip params/FLOPs (e.g. when only re-timing on another machine)')
     p.add_argument('--only', default=None,
                    help='regex: keep only the --sweep rows whose label matches')
+    p.add_argument('--record', default=None, metavar='JSON',
+                   help='write a run record (mmdepth_dgr.utils.run_record) with every '
+                   'measured row to this file')
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error('--repeats must be >= 1')
+    if args.placement is not None and args.form == 'neck':
+        p.error('--placement is a DGRBackbone option; it has no meaning with --form neck')
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def _count_dgr_blocks(model: nn.Module) -> int:
+    from mmdepth_dgr.models.layers import DGRBlock
+    return sum(isinstance(m, DGRBlock) for m in model.modules())
+
+
+def _resolved_placement(model: nn.Module) -> Optional[str]:
+    """The ``placement`` of the model's ``DGRBackbone`` (None for a neck variant)."""
+    from mmdepth_dgr.models.backbones import DGRBackbone
+    for m in model.modules():
+        if isinstance(m, DGRBackbone):
+            return m.placement
+    return None
+
+
+def _pct(value: float, base: float) -> float:
+    return 100.0 * (value / base - 1.0)
+
+
+def measure(args) -> dict:
+    """Build host and variants, measure them, print the table; return the results
+    (the ``dgr_overhead`` field of the run record)."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     init_default_scope('mmseg')
@@ -335,8 +399,14 @@ def main(argv=None):
         host_name = args.host or 'mit-b0'
         host_cfg = copy.deepcopy(HOSTS[host_name])
         title = f'host: built-in {host_name} backbone'
+        host_info = dict(source='builtin', name=host_name, model=None,
+                         backbone=host_cfg['type'])
     else:
         title = f'host: {args.config}'
+        backbone_type = host_cfg['backbone'].get('type')
+        host_info = dict(source='config', name=args.config, model=host_cfg.get('type'),
+                         backbone=backbone_type if isinstance(backbone_type, str)
+                         else getattr(backbone_type, '__name__', str(backbone_type)))
     x = torch.randn(args.batch, 3, *args.shape)
 
     host = _build(host_cfg)
@@ -349,20 +419,38 @@ def main(argv=None):
     label = ' '.join(f'{k}={v}' for k, v in args.dgr.items()) or 'defaults'
     if args.stages is not None:
         label += f' stages={args.stages}'
-    where = args.form + (f', placement={args.placement}'
-                         if args.placement and args.form == 'backbone' else '')
-    variants = [(f'DGR {label} [{where}]', args.form, dict(args.dgr), args.stages)]
+    placements = args.placement or [None]
+    variants = []  # (label, form, dgr, stages, placement, wrapper)
+    for placement in placements:
+        where = args.form + (f', placement={placement}'
+                             if placement and args.form == 'backbone' else '')
+        variants.append((f'DGR {label} [{where}]', args.form, dict(args.dgr), args.stages,
+                         placement, {}))
+    skipped = []
     if args.sweep:
-        variants += [v for v in SWEEP if args.only is None or re.search(args.only, v[0])]
-    models = [TensorForward(host, is_segmentor)]
-    for _, form, dgr, stages in variants:
-        models.append(TensorForward(_build(_variant_cfg(
-            host_cfg, is_segmentor, form, dgr, stages, bb_out_channels, args.placement)),
-            is_segmentor))
-
+        for name, form, dgr, stages, wrapper in SWEEP:
+            if args.only is not None and not re.search(args.only, name):
+                continue
+            if wrapper and placements[0] == 'stage':
+                skipped.append(name)
+                continue
+            variants.append((name, form, dgr, stages,
+                             placements[0] if form == 'backbone' else None, wrapper))
     nan = float('nan')
-    stats = ([(nan, nan)] * len(models) if args.no_complexity else
-             [_complexity(m, x) for m in models])
+    host_fwd = TensorForward(host, is_segmentor)
+    stats = [(nan, nan) if args.no_complexity else _complexity(host_fwd, x)]
+    models = [host_fwd]  # kept only when timed: large hosts are built one at a time
+    info = []  # (resolved placement, number of DGR blocks) per variant
+    for _, form, dgr, stages, placement, wrapper in variants:
+        model = TensorForward(_build(_variant_cfg(
+            host_cfg, is_segmentor, form, dgr, stages, bb_out_channels, placement,
+            wrapper, args.inner)), is_segmentor)
+        stats.append((nan, nan) if args.no_complexity else _complexity(model, x))
+        info.append((_resolved_placement(model) if form == 'backbone' else None,
+                     _count_dgr_blocks(model)))
+        if not args.no_latency:
+            models.append(model)
+        del model
     times = (None if args.no_latency else
              _latencies(models, x, args.warmup, args.repeats))
     load_end = None if args.no_latency else load_check(cores, args.force, 'end')
@@ -383,7 +471,12 @@ def main(argv=None):
         lo, lat0, hi = _range([t * 1e3 for t in times[0]])
         host_noise = f'{lo:.1f} … {hi:.1f} ms'
     print(f'| host | {_fmt(p0)} | — | {_fmt(f0)} | — | {lat0:.1f} | — | {host_noise} |')
-    for i, ((label, *_), (p, f)) in enumerate(zip(variants, stats[1:]), start=1):
+    rows = [dict(label='host', params=None if args.no_complexity else int(p0),
+                 flops=None if args.no_complexity else int(f0), dgr_blocks=0)]
+    if times:
+        rows[0]['latency_ms'] = [t * 1e3 for t in times[0]]
+    for i, ((label, form, dgr, stages, placement, wrapper), (p, f)) in enumerate(
+            zip(variants, stats[1:]), start=1):
         lat, dlat, spread = 'nan', '—', '—'
         if times:
             lo, med, hi = _range([t / h for t, h in zip(times[i], times[0])])
@@ -392,6 +485,19 @@ def main(argv=None):
             spread = f'{100 * (lo - 1):+.1f} … {100 * (hi - 1):+.1f} %'
         print(f'| {label} | {_fmt(p)} | {100 * (p / p0 - 1):+.2f} % | {_fmt(f)} | '
               f'{100 * (f / f0 - 1):+.2f} % | {lat} | {dlat} | {spread} |')
+        row = dict(label=label, form=form, dgr=dgr, stages=stages,
+                   placement=info[i - 1][0], wrapper=wrapper, dgr_blocks=info[i - 1][1],
+                   params=None if args.no_complexity else int(p),
+                   flops=None if args.no_complexity else int(f),
+                   params_pct=None if args.no_complexity else _pct(p, p0),
+                   flops_pct=None if args.no_complexity else _pct(f, f0))
+        if times:
+            row['latency_ms'] = [t * 1e3 for t in times[i]]
+            row['latency_ratio'] = [t / h for t, h in zip(times[i], times[0])]
+        rows.append(row)
+    if skipped:
+        print('\nleft out under placement=stage (DGRBackbone blocks/share_se need '
+              'placement=block): ' + '; '.join(skipped))
     if times:
         print('\nRounds (host: ms; variants: t_variant / t_host of the same round):')
         print('host: ' + ' '.join(f'{t * 1e3:.1f}' for t in times[0]))
@@ -401,6 +507,196 @@ def main(argv=None):
         if args.force and 'FORCED' in f'{load_start}{load_end}':
             print('\nFORCED: latency above was measured with the load average above the '
                   'core count; do not publish it.')
+    latency = None if not times else dict(
+        threads=torch.get_num_threads(), warmup=args.warmup, repeats=args.repeats,
+        load_start=load_start, load_end=load_end,
+        forced='FORCED' in f'{load_start}{load_end}')
+    host_info['inner'] = args.inner
+    return dict(host=host_info, shape=list(args.shape), batch=args.batch, form=args.form,
+                placement=args.placement, sweep=args.sweep, only=args.only,
+                flop_counter='mmengine.analysis.FlopAnalyzer (the FLOPs of '
+                'get_model_complexity_info) + the DGR stencil taps', cpu=cpu_model(),
+                rows=rows, latency=latency, skipped=skipped)
+
+
+# ------------------------------------------------------------------- docs from records
+RECORD_FIELD = 'dgr_overhead'
+#: Fields every record must carry (checked by :func:`load_record`).
+RECORD_KEYS = ('host', 'shape', 'batch', 'form', 'placement', 'rows')
+ROW_KEYS = ('label', 'form', 'dgr', 'stages', 'placement', 'wrapper', 'dgr_blocks',
+            'params', 'flops', 'params_pct', 'flops_pct')
+#: The budgets the README checks per-block DGR against (issue #16).
+BUDGET_PARAMS_PCT = 3.0
+BUDGET_FLOPS_PCT = 5.0
+_MARKER = re.compile(r'<!-- dgr_overhead:(?P<kind>table|hosts) records=(?P<paths>[^>]*?) '
+                     r'-->\n(?P<body>.*?)<!-- dgr_overhead:end -->', re.S)
+
+
+def load_record(path: str) -> dict:
+    """A ``--record`` file, checked: the run-record provenance fields and every
+    :data:`RECORD_KEYS` / :data:`ROW_KEYS` field must be there.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: a field is missing (the message names the file and the field).
+    """
+    with open(path, encoding='utf-8') as f:
+        record = json.load(f)
+    for key in ('schema', 'command', 'git', 'versions', 'device', RECORD_FIELD):
+        if key not in record:
+            raise ValueError(f'{path}: run record field {key!r} is missing; expected a '
+                             f'file written by {_WHERE} --record')
+    body = record[RECORD_FIELD]
+    for key in RECORD_KEYS:
+        if key not in body:
+            raise ValueError(f'{path}: {RECORD_FIELD}.{key} is missing')
+    if not body['rows'] or body['rows'][0].get('label') != 'host':
+        raise ValueError(f'{path}: {RECORD_FIELD}.rows must start with the host row')
+    for i, row in enumerate(body['rows'][1:], start=1):
+        for key in ROW_KEYS:
+            if key not in row:
+                raise ValueError(f'{path}: {RECORD_FIELD}.rows[{i}].{key} is missing')
+        if row['params'] is None or row['flops'] is None:
+            raise ValueError(f'{path}: {RECORD_FIELD}.rows[{i}] has no params/FLOPs '
+                             '(recorded with --no-complexity); docs need them')
+    return record
+
+
+def _host_name(body: dict) -> str:
+    host = body['host']
+    if host['source'] == 'config':
+        return f'`{osp.basename(host["name"])}`'
+    return f'built-in `{host["name"]}` backbone'
+
+
+def _within(row: dict) -> str:
+    """'yes' when a row meets both budgets (≤ +3 % params and ≤ +5 % FLOPs)."""
+    ok = (row['params_pct'] <= BUDGET_PARAMS_PCT and row['flops_pct'] <= BUDGET_FLOPS_PCT)
+    return 'yes' if ok else 'no'
+
+
+def render_table(record: dict) -> str:
+    """The params/FLOPs markdown table of one record (host row, then every variant,
+    each with whether it meets both budgets).
+
+    Latency is never rendered: docs carry no timings from a shared machine.
+    """
+    body = record[RECORD_FIELD]
+    host = body['rows'][0]
+    budget = f'≤ +{BUDGET_PARAMS_PCT:g} % params, ≤ +{BUDGET_FLOPS_PCT:g} % FLOPs'
+    lines = [f'| model | DGR blocks | params | Δparams | FLOPs | ΔFLOPs | {budget} |',
+             '|---|---:|---:|---:|---:|---:|---|',
+             f'| host | 0 | {_fmt(host["params"])} | — | {_fmt(host["flops"])} | — | — |']
+    for row in body['rows'][1:]:
+        lines.append(f'| {row["label"]} | {row["dgr_blocks"]} | {_fmt(row["params"])} | '
+                     f'{row["params_pct"]:+.2f} % | {_fmt(row["flops"])} | '
+                     f'{row["flops_pct"]:+.2f} % | {_within(row)} |')
+    return '\n'.join(lines) + '\n'
+
+
+def _default_row(body: dict, placement: str) -> Optional[dict]:
+    """The record's command-line row for ``placement`` (labelled ``DGR ...``; no
+    --sweep label starts so)."""
+    for row in body['rows'][1:]:
+        if (row['form'] == 'backbone' and row['placement'] == placement
+                and row['label'].startswith('DGR ')):
+            return row
+    return None
+
+
+def render_hosts(records: List[dict]) -> str:
+    """One row per record: the host, its input, and the default DGR's overhead with
+    ``placement='block'`` and ``'stage'`` (— where the record has no such row), each with
+    whether it meets both budgets (≤ +3 % params, ≤ +5 % FLOPs)."""
+    lines = ['| host | input | host params | host FLOPs | per block: DGR blocks | Δparams '
+             '| ΔFLOPs | within budget | per stage: DGR blocks | Δparams | ΔFLOPs '
+             '| within budget |',
+             '|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|']
+    for record in records:
+        body = record[RECORD_FIELD]
+        host = body['rows'][0]
+        cells = [_host_name(body), f'{body["batch"]}x3x{body["shape"][0]}x{body["shape"][1]}',
+                 _fmt(host['params']), _fmt(host['flops'])]
+        for placement in ('block', 'stage'):
+            row = _default_row(body, placement)
+            cells += (['—'] * 4 if row is None else
+                      [str(row['dgr_blocks']), f'{row["params_pct"]:+.2f} %',
+                       f'{row["flops_pct"]:+.2f} %', _within(row)])
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def _render_block(kind: str, paths: List[str], root: str) -> str:
+    records = [load_record(osp.join(root, p)) for p in paths]
+    if kind == 'table':
+        return '\n'.join(render_table(r) for r in records)
+    return render_hosts(records)
+
+
+def doc_blocks(text: str, root: str = '.') -> List[Tuple[str, List[str], str, str]]:
+    """Every ``dgr_overhead`` block of a markdown text: ``(kind, record paths, current
+    body, body rendered from the records)``; paths are relative to ``root``.
+
+    A block is ``<!-- dgr_overhead:table records=a.json -->`` (one table per record) or
+    ``<!-- dgr_overhead:hosts records=a.json b.json -->`` (one row per record), then the
+    table, then ``<!-- dgr_overhead:end -->``.
+    """
+    return [(m['kind'], m['paths'].split(), m['body'],
+             _render_block(m['kind'], m['paths'].split(), root))
+            for m in _MARKER.finditer(text)]
+
+
+def update_doc(path: str, root: str = '.') -> int:
+    """Rewrite the ``dgr_overhead`` blocks of ``path`` from their records; returns how
+    many blocks changed. Raises ValueError when the file has no block."""
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    if not _MARKER.search(text):
+        raise ValueError(f'{path}: no "<!-- dgr_overhead:table|hosts records=... -->" ... '
+                         '"<!-- dgr_overhead:end -->" block to update')
+    changed = 0
+
+    def sub(m):
+        nonlocal changed
+        body = _render_block(m['kind'], m['paths'].split(), root)
+        changed += body != m['body']
+        return m.group(0).replace(m['body'], body, 1) if m['body'] else (
+            m.group(0).replace('-->\n', '-->\n' + body, 1))
+
+    new = _MARKER.sub(sub, text)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(new)
+    return changed
+
+
+def main(argv=None):
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(raw)
+    if args.from_record:
+        records = [load_record(p) for p in args.from_record]
+        for path, record in zip(args.from_record, records):
+            body = record[RECORD_FIELD]
+            print(f'\n### {_host_name(body)}, input {body["batch"]}x3x{body["shape"][0]}x'
+                  f'{body["shape"][1]} ({path})\n')
+            print(render_table(record))
+        if len(records) > 1:
+            print(render_hosts(records))
+        return records
+    if args.update_doc:
+        for path in args.update_doc:
+            print(f'{path}: {update_doc(path)} table(s) changed')
+        return None
+    results = measure(args)
+    if args.record:
+        from mmdepth_dgr.utils.run_record import make_run_record
+        record = make_run_record(command=['python', _WHERE, *raw],
+                                 extra={'tool': 'dgr_overhead', RECORD_FIELD: results})
+        os.makedirs(osp.dirname(osp.abspath(args.record)), exist_ok=True)
+        with open(args.record, 'w', encoding='utf-8') as f:
+            json.dump(record, f, indent=1)
+            f.write('\n')
+        print(f'\nrun record: {args.record}')
+    return results
 
 
 if __name__ == '__main__':

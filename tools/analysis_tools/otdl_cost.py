@@ -10,13 +10,16 @@ Usage::
 
     python tools/analysis_tools/otdl_cost.py \
         [--config configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py] \
-        [--repeats 5] [--threads 2] [--clock wall|cpu]
+        [--repeats 5] [--threads 2] [--clock wall|cpu] [--record run.json]
+    python tools/analysis_tools/otdl_cost.py --from-record run.json   # tables of a record
 
 All ratios come from one run on one machine; timings on a shared CPU are noisy (repeat).
 """
 import argparse
+import json
 import os
 import os.path as osp
+import sys
 import time
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
@@ -177,7 +180,7 @@ def agreement():
     return rows
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument('--repeats', type=int, default=5)
@@ -188,51 +191,130 @@ def main():
     parser.add_argument('--clock', choices=list(CLOCK), default='wall',
                         help='wall time, or process CPU time (use with --threads 1 on a '
                         'shared, loaded machine: it is not inflated by other processes)')
-    args = parser.parse_args()
+    parser.add_argument('--sizes', type=int, nargs='+', default=[32, 64], metavar='N',
+                        help='square grids of (b) on which POT dense also runs')
+    parser.add_argument('--large', type=int, nargs=2, default=[104, 136], metavar=('H', 'W'),
+                        help='the grid of (b) too large for the dense cost matrix')
+    parser.add_argument('--skip', nargs='+', choices=['a', 'b', 'c'], default=[],
+                        help='leave out these parts')
+    parser.add_argument('--record', default=None, metavar='JSON',
+                        help='write a run record (mmdepth_dgr.utils.run_record) with every '
+                        'measurement to this file')
+    parser.add_argument('--from-record', default=None, metavar='JSON',
+                        help='measure nothing: print the tables of a --record file')
+    return parser.parse_args(argv)
+
+
+def measure(args) -> dict:
+    """Run the parts not in ``args.skip``; return the results (the ``otdl_cost`` field
+    of the run record)."""
     global _clock
     _clock = CLOCK[args.clock]
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    print(f'torch {torch.__version__}, POT {ot.__version__}, {args.threads} CPU threads, '
-          f'{args.clock} clock, median of {args.repeats}, '
-          f'load average {os.getloadavg()[0]:.2f}\n')
-
     regs = sorted({args.reg, 0.01}, reverse=True)
     otdl_kwargs = dict(mode='spatial', downsample=4)
-    print(f'### (a) OTDL vs one quickstart training step (OTDL {otdl_kwargs}, '
-          'default tol, float64 Sinkhorn)\n')
-    otdl_kwargs['regs'] = regs
-    if osp.isfile(args.config):
-        batch, h, w, t_step, rows = bench_training_step(args.config, args.repeats,
-                                                        otdl_kwargs)
-        print(f'config `{args.config}`, batch {batch}, {h}x{w}\n')
-        print('| OTDL input | train step (s) | OTDL fwd+bwd (s) | OTDL / step |')
-        print('|---|---|---|---|')
-        for name, t_ot in rows:
-            print(f'| {name} | {t_step:.3f} | {t_ot:.4f} | {100 * t_ot / t_step:.1f} % |')
-    else:
-        print(f'config {args.config} not found: (a) skipped\n')
-    print()
+    res = dict(torch=torch.__version__, pot=ot.__version__, threads=args.threads,
+               clock=args.clock, repeats=args.repeats, otdl=dict(otdl_kwargs),
+               load_average_start=list(os.getloadavg()), training_step=None,
+               vs_dense=None, agreement=None)
+    if 'a' not in args.skip:
+        if osp.isfile(args.config):
+            batch, h, w, t_step, rows = bench_training_step(
+                args.config, args.repeats, dict(otdl_kwargs, regs=regs))
+            res['training_step'] = dict(config=args.config, batch=batch, shape=[h, w],
+                                        step_s=t_step, rows=[dict(input=name, otdl_s=t)
+                                                             for name, t in rows])
+        else:
+            res['training_step'] = dict(config=args.config, missing=True)
+    if 'b' not in args.skip:
+        rows = bench_vs_dense([(n, n) for n in args.sizes], args.dense_reg, args.repeats)
+        t_large, dense_gb = bench_large(*args.large, args.dense_reg, args.repeats)
+        res['vs_dense'] = dict(
+            reg=args.dense_reg, rows=[dict(grid=g, pot_dense_s=d, ours_s=o, ours_debiased_s=od)
+                                      for g, d, o, od in rows],
+            large=dict(grid=f'{args.large[0]}x{args.large[1]}', ours_debiased_s=t_large,
+                       dense_cost_gb=dense_gb))
+    if 'c' not in args.skip:
+        res['agreement'] = [dict(grid=g, reference=r, ours=o, reference_value=v)
+                            for g, r, o, v in agreement()]
+    res['load_average_end'] = list(os.getloadavg())
+    return res
 
-    print(f'### (b) separable Sinkhorn vs POT dense `ot.sinkhorn2` (float32, eps='
-          f'{args.dense_reg}, stopThr/tol=1e-5, one pair, fwd+bwd)\n')
-    print('| grid | POT dense (s) | ours, OT_eps (s) | ours, debiased (s) | speed-up (OT_eps) |')
-    print('|---|---|---|---|---|')
-    for size, t_dense, t_ours, t_ours_d in bench_vs_dense([(32, 32), (64, 64)],
-                                                           args.dense_reg, args.repeats):
-        print(f'| {size} | {t_dense:.3f} | {t_ours:.4f} | {t_ours_d:.4f} | '
-              f'{t_dense / t_ours:.0f}x |')
-    t_large, dense_gb = bench_large(104, 136, args.dense_reg, args.repeats)
-    print(f'| 104x136 | not run: the dense cost matrix alone is {dense_gb:.2f} GB '
-          f'(float32) | - | {t_large:.4f} | - |')
-    print()
 
-    print('### (c) agreement (float64, transport cost <T, M> of our plan)\n')
-    print('| grid | reference | ours | reference value | relative difference |')
-    print('|---|---|---|---|---|')
-    for size, ref_name, ours, ref in agreement():
-        print(f'| {size} | {ref_name} | {ours:.8f} | {ref:.8f} | '
-              f'{abs(ours - ref) / abs(ref):.1e} |')
+def render(res: dict) -> str:
+    """The markdown tables of one measurement (``measure``'s result)."""
+    out = [f'torch {res["torch"]}, POT {res["pot"]}, {res["threads"]} CPU threads, '
+           f'{res["clock"]} clock, median of {res["repeats"]}, load average '
+           f'{res["load_average_start"][0]:.2f}\n']
+    step = res.get('training_step')
+    if step is not None:
+        otdl = {k: v for k, v in res['otdl'].items()}
+        out.append(f'### (a) OTDL vs one quickstart training step (OTDL {otdl}, '
+                   'default tol, float64 Sinkhorn)\n')
+        if step.get('missing'):
+            out.append(f'config {step["config"]} not found: (a) skipped\n')
+        else:
+            out.append(f'config `{step["config"]}`, batch {step["batch"]}, '
+                       f'{step["shape"][0]}x{step["shape"][1]}\n')
+            out.append('| OTDL input | train step (s) | OTDL fwd+bwd (s) | OTDL / step |')
+            out.append('|---|---|---|---|')
+            for row in step['rows']:
+                out.append(f'| {row["input"]} | {step["step_s"]:.3f} | {row["otdl_s"]:.4f} | '
+                           f'{100 * row["otdl_s"] / step["step_s"]:.1f} % |')
+        out.append('')
+    dense = res.get('vs_dense')
+    if dense is not None:
+        out.append(f'### (b) separable Sinkhorn vs POT dense `ot.sinkhorn2` (float32, eps='
+                   f'{dense["reg"]}, stopThr/tol=1e-5, one pair, fwd+bwd)\n')
+        out.append('| grid | POT dense (s) | ours, OT_eps (s) | ours, debiased (s) | '
+                   'speed-up (OT_eps) |')
+        out.append('|---|---|---|---|---|')
+        for row in dense['rows']:
+            out.append(f'| {row["grid"]} | {row["pot_dense_s"]:.3f} | {row["ours_s"]:.4f} | '
+                       f'{row["ours_debiased_s"]:.4f} | '
+                       f'{row["pot_dense_s"] / row["ours_s"]:.0f}x |')
+        large = dense['large']
+        out.append(f'| {large["grid"]} | not run: the dense cost matrix alone is '
+                   f'{large["dense_cost_gb"]:.2f} GB (float32) | - | '
+                   f'{large["ours_debiased_s"]:.4f} | - |')
+        out.append('')
+    agree = res.get('agreement')
+    if agree is not None:
+        out.append('### (c) agreement (float64, transport cost <T, M> of our plan)\n')
+        out.append('| grid | reference | ours | reference value | relative difference |')
+        out.append('|---|---|---|---|---|')
+        for row in agree:
+            rel = abs(row['ours'] - row['reference_value']) / abs(row['reference_value'])
+            out.append(f'| {row["grid"]} | {row["reference"]} | {row["ours"]:.8f} | '
+                       f'{row["reference_value"]:.8f} | {rel:.1e} |')
+    return '\n'.join(out) + '\n'
+
+
+def main(argv=None):
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(raw)
+    if args.from_record:
+        with open(args.from_record, encoding='utf-8') as f:
+            record = json.load(f)
+        if 'otdl_cost' not in record:
+            raise ValueError(f'{args.from_record}: no "otdl_cost" field; expected a file '
+                             'written by tools/analysis_tools/otdl_cost.py --record')
+        print(render(record['otdl_cost']))
+        return record['otdl_cost']
+    res = measure(args)
+    print(render(res))
+    if args.record:
+        from mmdepth_dgr.utils.run_record import make_run_record
+        record = make_run_record(
+            command=['python', 'tools/analysis_tools/otdl_cost.py', *raw],
+            extra=dict(tool='otdl_cost', otdl_cost=res))
+        os.makedirs(osp.dirname(osp.abspath(args.record)), exist_ok=True)
+        with open(args.record, 'w', encoding='utf-8') as f:
+            json.dump(record, f, indent=1)
+            f.write('\n')
+        print(f'run record: {args.record}')
+    return res
 
 
 if __name__ == '__main__':

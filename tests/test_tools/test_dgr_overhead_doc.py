@@ -1,0 +1,83 @@
+"""configs/dgr/README.md "Overhead": every table is what the committed run records render.
+
+The records are ``docs/data/dgr_overhead/*.json``, written by
+``tools/analysis_tools/dgr_overhead.py --record``; a missing record fails these tests.
+"""
+import glob
+import importlib.util
+import os.path as osp
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+README = osp.join(REPO, 'configs', 'dgr', 'README.md')
+RECORDS = 'docs/data/dgr_overhead'
+# The runs the README reports: the quickstart model with the lever sweep, the built-in
+# Swin-T, and every host family's baseline NYU config (both placements each).
+HOST_CONFIGS = (
+    'configs/pixelformer/pixelformer_swin-l-w7_4xb4-25k_nyu-416x544.py',
+    'configs/newcrfs/newcrfs_swin-l-w7_4xb4-25k_nyu-416x544.py',
+    'configs/adabins/adabins_efficientnet-b5_4xb4-25k_nyu-416x544.py',
+    'configs/dpt/dpt_r50-vit-b16_4xb4-25k_nyu-416x544.py',
+    'configs/dpt/dpt_vit-l16_4xb4-25k_nyu-416x544.py',
+    'configs/transdepth/transdepth_r50-vit-b16_4xb4-25k_nyu-416x544.py',
+    'configs/depthformer/depthformer_mit-b4_4xb4-25k_nyu-416x544.py',
+    'configs/swindepth/swindepth_swin-b_4xb4-25k_nyu-416x544.py',
+)
+QUICKSTART = f'{RECORDS}/quickstart_mit-b0_regression_240x320.json'
+SWIN_T = f'{RECORDS}/swin-t_416x544.json'
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        'dgr_overhead', osp.join(REPO, 'tools', 'analysis_tools', 'dgr_overhead.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _host_record(config):
+    return f'{RECORDS}/{osp.splitext(osp.basename(config))[0]}.json'
+
+
+def _blocks():
+    with open(README, encoding='utf-8') as f:
+        text = f.read()
+    return text, _tool().doc_blocks(text, root=REPO)  # FileNotFoundError: record missing
+
+
+def test_dgr_readme_overhead_tables_equal_what_their_records_render():
+    text, blocks = _blocks()
+    for placeholder in ('QUICKSTART_TABLE', 'SWINT_TABLE', 'HOSTS_TABLE'):
+        assert placeholder not in text
+    kinds = [(kind, paths) for kind, paths, _, _ in blocks]
+    assert ('table', [QUICKSTART]) in kinds and ('table', [SWIN_T]) in kinds
+    assert ('hosts', [_host_record(c) for c in HOST_CONFIGS]) in kinds
+    for kind, paths, body, rendered in blocks:
+        assert body == rendered, (
+            f'configs/dgr/README.md: the {kind} table of {paths} is not what the records '
+            'render; run python tools/analysis_tools/dgr_overhead.py --update-doc '
+            'configs/dgr/README.md')
+
+
+def test_every_overhead_record_is_complete_cited_and_has_both_placements():
+    tool = _tool()
+    _, blocks = _blocks()
+    cited = {p for _, paths, _, _ in blocks for p in paths}
+    on_disk = {osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, RECORDS, '*.json'))}
+    expected = {QUICKSTART, SWIN_T} | {_host_record(c) for c in HOST_CONFIGS}
+    assert expected <= on_disk, f'missing records: {sorted(expected - on_disk)}'
+    assert on_disk == cited, f'records the README does not show: {sorted(on_disk - cited)}'
+    for path in sorted(on_disk):
+        record = tool.load_record(osp.join(REPO, path))  # every field, or ValueError
+        body = record['dgr_overhead']
+        assert record['tool'] == 'dgr_overhead' and record['git']['commit']
+        assert body['latency'] is None, f'{path}: docs take no latency from a shared machine'
+        assert body['form'] == 'backbone' and body['placement'] == ['block', 'stage']
+        block, stage = body['rows'][1:3]
+        assert (block['placement'], stage['placement']) == ('block', 'stage'), path
+        # one DGR block per host block vs one per stage
+        assert block['dgr_blocks'] > stage['dgr_blocks'] > 0, path
+        assert block['params'] > stage['params'] > body['rows'][0]['params'], path
+        if path in {_host_record(c) for c in HOST_CONFIGS}:
+            config = next(c for c in HOST_CONFIGS if _host_record(c) == path)
+            assert body['host']['name'] == config and osp.isfile(osp.join(REPO, config))
+    assert tool.load_record(osp.join(REPO, QUICKSTART))['dgr_overhead']['sweep']
