@@ -1,4 +1,4 @@
-# The official recipe + DGR: a DGR block after every Swin stage (DGRBackbone
+# The official recipe + DGR: a DGR block after every Swin block (DGRBackbone
 # around the same window-7 encoder, identity at initialisation, so a converted
 # official checkpoint initialises it). Nothing else differs from the base.
 _base_ = './newcrfs_swin-l-w7_8xb1-50e_kitti-352x1120.py'
