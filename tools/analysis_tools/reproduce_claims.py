@@ -116,8 +116,9 @@ _LOSS = {'MSE': 'MSE', 'OTDL': '100·OTDL', 'MSE+OTDL': 'MSE + 100·OTDL'}
 VARIANT_LOSS = {name: _LOSS.get(name.split(', ')[-1], 'SILog') for name in VARIANTS}
 #: Names the runs saved before DGRBackbone's default became placement='block' gave their
 #: DGR variants, which were per-stage then -> their name here. Applied to runs without a
-#: run record only: run records came after the per-block default (so a run with one and
-#: an old name was per-block, and is refused as ambiguous).
+#: run record only (those predate both changes). Run records and the per-block default
+#: were developed side by side, so a run with a record and an old name may have either
+#: placement: it is refused.
 LEGACY_NAMES: Dict[str, str] = {
     '+DGR': '+DGR/stage', '+DGR, MSE': '+DGR/stage, MSE',
     '+DGR, MSE+OTDL': '+DGR/stage, MSE+OTDL'}
