@@ -54,7 +54,7 @@ def test_quick_run_writes_every_row_column_and_claim_with_finite_values(tmp_path
                  'curv_err'):
         assert any(h.startswith(name + ' ') for h in header), name
     assert [r[0] for r in rows] == list(tool.VARIANTS)
-    assert len(tool.VARIANTS) == 15
+    assert len(tool.VARIANTS) == 16
     for row in rows:
         for cell in row[2:]:
             mean, spread = cell.split(' ± ')
@@ -322,7 +322,8 @@ _ONE_OPTION = {
     '+DGR/stage': ('+DGR/block', {'model.backbone.placement': 'stage'}),
     '+DGR/authors': ('+DGR/block', {'model.backbone.dgr.preset': 'authors'}),
     '+DGR/stencil8': ('+DGR/block', {'model.backbone.dgr.stencil_channels': 8}),
-    '+DGR/spatial1x1': ('+DGR/block', {'model.backbone.dgr.spatial_kernel_size': 1}),
+    '+DGR/k1': ('+DGR/block', {'model.backbone.dgr.spatial_kernel_size': 1}),
+    '+DGR/stencil8-k1': ('+DGR/stencil8', {'model.backbone.dgr.spatial_kernel_size': 1}),
     '+DGR/sharedSE': ('+DGR/block', {'model.backbone.share_se': 'stage'}),
     '+DGR/lastblock': ('+DGR/block', {'model.backbone.blocks': [-1]}),
     '+DGR/stage, MSE': ('+DGR/block, MSE', {'model.backbone.placement': 'stage'}),
@@ -363,7 +364,8 @@ def test_dgr_variant_models_build_with_the_stated_dgr_layout():
     assert block.placement == 'block' and block.points == every_block
     assert built['+DGR/stage'].points == [(s, None) for s in range(4)]
     assert built['+DGR/lastblock'].points == [(s, 1) for s in range(4)]
-    for name in ('+DGR/authors', '+DGR/stencil8', '+DGR/spatial1x1', '+DGR/sharedSE'):
+    for name in ('+DGR/authors', '+DGR/stencil8', '+DGR/k1', '+DGR/stencil8-k1',
+                 '+DGR/sharedSE'):
         assert built[name].points == every_block, name
 
     def blocks(name):
@@ -374,7 +376,10 @@ def test_dgr_variant_models_build_with_the_stated_dgr_layout():
     assert all(m.stencil_proj is None for m in blocks('+DGR/block'))
     assert {m.stencil_proj.out_channels for m in blocks('+DGR/stencil8')} == {8}
     assert {m.spatial_conv.conv.kernel_size for m in blocks('+DGR/block')} == {(3, 3)}
-    assert {m.spatial_conv.conv.kernel_size for m in blocks('+DGR/spatial1x1')} == {(1, 1)}
+    assert {m.spatial_conv.conv.kernel_size for m in blocks('+DGR/k1')} == {(1, 1)}
+    both = blocks('+DGR/stencil8-k1')
+    assert {(m.stencil_proj.out_channels, m.spatial_conv.conv.kernel_size) for m in both} \
+        == {(8, (1, 1))}
     # one SE per stage (its two blocks share it), four in all; own SE per block otherwise
     shared = built['+DGR/sharedSE']
     se = {key: id(m.channel_attention) for key, m in shared.dgr.items()}

@@ -23,7 +23,8 @@ Sec. 3.2, DGRBackbone's default), ``/stage`` one block at the end of every stage
 ``+DGR/stage``             + DGR at the end of every stage (4 blocks), SILog
 ``+DGR/authors``           per block, ``dgr=dict(preset='authors')`` (the authors' release)
 ``+DGR/stencil8``          per block, ``dgr=dict(stencil_channels=8)``
-``+DGR/spatial1x1``        per block, ``dgr=dict(spatial_kernel_size=1)``
+``+DGR/k1``                per block, ``dgr=dict(spatial_kernel_size=1)``
+``+DGR/stencil8-k1``       per block, both of the above
 ``+DGR/sharedSE``          per block, ``share_se='stage'``
 ``+DGR/lastblock``         per block, ``blocks=[-1]`` (each stage's last block only)
 ``MSE``                    masked MSE only (Table 2 row 1)
@@ -101,7 +102,8 @@ VARIANTS: Dict[str, str] = {
     '+DGR/stage': _CLAIMS.format('-stage', ''),
     '+DGR/authors': _CLAIMS.format('-authors', ''),
     '+DGR/stencil8': _CLAIMS.format('-stencil8', ''),
-    '+DGR/spatial1x1': _CLAIMS.format('-spatial1x1', ''),
+    '+DGR/k1': _CLAIMS.format('-k1', ''),
+    '+DGR/stencil8-k1': _CLAIMS.format('-stencil8-k1', ''),
     '+DGR/sharedSE': _CLAIMS.format('-sharedse', ''),
     '+DGR/lastblock': _CLAIMS.format('-lastblock', ''),
     'MSE': 'configs/otdl/mit-b0_regression-mse_1xb4-600iter_synnyu-240x320.py',
@@ -135,13 +137,15 @@ COMPARISONS: List[Tuple[str, str, str, str]] = [
     ('C1 DGR per stage (SILog)', '+DGR/stage', 'baseline', 'claim'),
     ("C1 DGR authors' preset (SILog)", '+DGR/authors', 'baseline', 'claim'),
     ('C1 DGR stencils on 8 ch (SILog)', '+DGR/stencil8', 'baseline', 'claim'),
-    ('C1 DGR 1x1 spatial conv (SILog)', '+DGR/spatial1x1', 'baseline', 'claim'),
+    ('C1 DGR 1x1 spatial conv (SILog)', '+DGR/k1', 'baseline', 'claim'),
+    ('C1 DGR stencils on 8 ch + 1x1 (SILog)', '+DGR/stencil8-k1', 'baseline', 'claim'),
     ('C1 DGR SE shared per stage (SILog)', '+DGR/sharedSE', 'baseline', 'claim'),
     ('C1 DGR last block only (SILog)', '+DGR/lastblock', 'baseline', 'claim'),
     ('placement: per block vs per stage', '+DGR/block', '+DGR/stage', 'ablation'),
     ("reading: authors' preset vs default", '+DGR/authors', '+DGR/block', 'ablation'),
     ('lever: stencils on 8 ch', '+DGR/stencil8', '+DGR/block', 'ablation'),
-    ('lever: 1x1 spatial conv', '+DGR/spatial1x1', '+DGR/block', 'ablation'),
+    ('lever: 1x1 spatial conv', '+DGR/k1', '+DGR/block', 'ablation'),
+    ('lever: stencils on 8 ch + 1x1', '+DGR/stencil8-k1', '+DGR/block', 'ablation'),
     ('lever: SE shared per stage', '+DGR/sharedSE', '+DGR/block', 'ablation'),
     ('lever: last block only', '+DGR/lastblock', '+DGR/block', 'ablation'),
     ('C1 DGR per block (MSE)', '+DGR/block, MSE', 'MSE', 'claim'),
