@@ -1,5 +1,5 @@
-# Claims benchmark: DGR inside the encoder + Eq. 17, L = L_MSE + 100 * L_OTDL (spatial
-# reading, as configs/otdl/mit-b0_regression-mse-otdl_*): the paper's full method.
+# Claims benchmark: per-block DGR inside the encoder + Eq. 17, L = L_MSE + 100 * L_OTDL
+# (spatial reading, as configs/otdl/mit-b0_regression-mse-otdl_*): the paper's full method.
 _base_ = ['../dgr/mit-b0-dgr_regression_1xb4-600iter_synnyu-240x320.py']
 model = dict(decode_head=dict(loss_decode=[
     dict(type='MaskedMSELoss', loss_weight=1.0),

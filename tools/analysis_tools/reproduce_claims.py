@@ -13,17 +13,33 @@ split with ``DepthEvalMetric`` (standard + edge/continuity metrics). Seeds chang
 initialisation and the data order; the data set is the same for every run. Because
 variant *v* and variant *w* share seed *s*, differences are paired per seed.
 
-Variants (config files; only the model differs):
+Variants (config files; only the model differs). ``+DGR/<reading>`` is DGRBackbone on the
+same host; ``/block`` is the paper's placement (a DGR block after every transformer block,
+Sec. 3.2, DGRBackbone's default), ``/stage`` one block at the end of every stage:
 
-=====================  ==================================================================
-``baseline``           quickstart, SILog
-``+DGR``               + DGR in the backbone (DGRBackbone), SILog
-``MSE``                masked MSE only (Table 2 row 1)
-``OTDL``               100·OTDL only, spatial reading (Table 2 row 2)
-``MSE+OTDL``           MSE + 100·OTDL, Eq. 17 (Table 2 row 3; the "+OTDL" variant)
-``+DGR, MSE``          DGR, MSE only (DGR ablation under the MSE loss)
-``+DGR, MSE+OTDL``     DGR + Eq. 17 (the full method)
-=====================  ==================================================================
+=========================  ==============================================================
+``baseline``               quickstart, SILog
+``+DGR/block``             + DGR after every transformer block (8 blocks), SILog
+``+DGR/stage``             + DGR at the end of every stage (4 blocks), SILog
+``+DGR/authors``           per block, ``dgr=dict(preset='authors')`` (the authors' release)
+``+DGR/stencil8``          per block, ``dgr=dict(stencil_channels=8)``
+``+DGR/k1``                per block, ``dgr=dict(spatial_kernel_size=1)``
+``+DGR/stencil8-k1``       per block, both of the above
+``+DGR/sharedSE``          per block, ``share_se='stage'``
+``+DGR/lastblock``         per block, ``blocks=[-1]`` (each stage's last block only)
+``MSE``                    masked MSE only (Table 2 row 1)
+``OTDL``                   100·OTDL only, spatial reading (Table 2 row 2)
+``MSE+OTDL``               MSE + 100·OTDL, Eq. 17 (Table 2 row 3; the "+OTDL" variant)
+``+DGR/block, MSE``        per-block DGR, MSE only (DGR ablation under the MSE loss)
+``+DGR/block, MSE+OTDL``   per-block DGR + Eq. 17 (the full method)
+``+DGR/stage, MSE``        per-stage DGR, MSE only
+``+DGR/stage, MSE+OTDL``   per-stage DGR + Eq. 17
+=========================  ==============================================================
+
+Runs saved before per-block placement became the default (runs without a run record)
+named their per-stage variants ``+DGR``, ``+DGR, MSE`` and ``+DGR, MSE+OTDL``;
+``--from-runs`` shows them under their per-stage names (:data:`LEGACY_NAMES`) and says so
+in the report.
 
 Output: a markdown table (mean ± sample std over seeds, ddof=1; with one seed the spread
 is shown as ``–``), a table of paired per-seed differences for each claim with a verdict
@@ -32,9 +48,10 @@ rule stated next to it, and the wall time per run. Printed to stdout and written
 
 Examples::
 
-    # default size (7 variants x 3 seeds, 200 iters, 240x320 batch 4, 60 test images;
-    # 21-23 min on 2 CPU cores)
+    # default size (every variant x 3 seeds, 200 iters, 240x320 batch 4, 60 test images)
     python tools/analysis_tools/reproduce_claims.py --out docs/claims.md
+    # a subset (quote the names with a comma)
+    python tools/analysis_tools/reproduce_claims.py --variants baseline +DGR/block +DGR/stage
     # CI size: tiny generated data, 2 iterations, 1 seed (checks structure only)
     python tools/analysis_tools/reproduce_claims.py --quick --out /tmp/claims.md
     # split the seeds over processes (or machines), then merge into one report
@@ -49,6 +66,7 @@ import math
 import os
 import os.path as osp
 import platform
+import re
 import shlex
 import statistics
 import sys
@@ -75,35 +93,72 @@ from mmdepth_dgr.utils.run_record import (make_run_record, record_differences,  
 
 SCRIPT = 'tools/analysis_tools/reproduce_claims.py'
 
+_DGR = 'configs/dgr/mit-b0-dgr_regression_1xb4-600iter_synnyu-240x320.py'
+_CLAIMS = 'configs/claims/mit-b0-dgr{}_regression{}_1xb4-600iter_synnyu-240x320.py'
 #: label -> config path (relative to the repository root).
 VARIANTS: Dict[str, str] = {
     'baseline': 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py',
-    '+DGR': 'configs/dgr/mit-b0-dgr_regression_1xb4-600iter_synnyu-240x320.py',
+    '+DGR/block': _DGR,
+    '+DGR/stage': _CLAIMS.format('-stage', ''),
+    '+DGR/authors': _CLAIMS.format('-authors', ''),
+    '+DGR/stencil8': _CLAIMS.format('-stencil8', ''),
+    '+DGR/k1': _CLAIMS.format('-k1', ''),
+    '+DGR/stencil8-k1': _CLAIMS.format('-stencil8-k1', ''),
+    '+DGR/sharedSE': _CLAIMS.format('-sharedse', ''),
+    '+DGR/lastblock': _CLAIMS.format('-lastblock', ''),
     'MSE': 'configs/otdl/mit-b0_regression-mse_1xb4-600iter_synnyu-240x320.py',
     'OTDL': 'configs/otdl/mit-b0_regression-otdl_1xb4-600iter_synnyu-240x320.py',
     'MSE+OTDL': 'configs/otdl/mit-b0_regression-mse-otdl_1xb4-600iter_synnyu-240x320.py',
-    '+DGR, MSE': 'configs/claims/mit-b0-dgr_regression-mse_1xb4-600iter_synnyu-240x320.py',
-    '+DGR, MSE+OTDL':
-        'configs/claims/mit-b0-dgr_regression-mse-otdl_1xb4-600iter_synnyu-240x320.py',
+    '+DGR/block, MSE': _CLAIMS.format('', '-mse'),
+    '+DGR/block, MSE+OTDL': _CLAIMS.format('', '-mse-otdl'),
+    '+DGR/stage, MSE': _CLAIMS.format('-stage', '-mse'),
+    '+DGR/stage, MSE+OTDL': _CLAIMS.format('-stage', '-mse-otdl'),
 }
-VARIANT_LOSS = {
-    'baseline': 'SILog', '+DGR': 'SILog', 'MSE': 'MSE', 'OTDL': '100·OTDL',
-    'MSE+OTDL': 'MSE + 100·OTDL', '+DGR, MSE': 'MSE', '+DGR, MSE+OTDL': 'MSE + 100·OTDL',
-}
+_LOSS = {'MSE': 'MSE', 'OTDL': '100·OTDL', 'MSE+OTDL': 'MSE + 100·OTDL'}
+VARIANT_LOSS = {name: _LOSS.get(name.split(', ')[-1], 'SILog') for name in VARIANTS}
+#: Names the runs saved before DGRBackbone's default became placement='block' gave their
+#: DGR variants, which were per-stage then -> their name here. Applied to runs without a
+#: run record only (those predate both changes). Run records and the per-block default
+#: were developed side by side, so a run with a record and an old name may have either
+#: placement: it is refused.
+LEGACY_NAMES: Dict[str, str] = {
+    '+DGR': '+DGR/stage', '+DGR, MSE': '+DGR/stage, MSE',
+    '+DGR, MSE+OTDL': '+DGR/stage, MSE+OTDL'}
 #: Shown metrics; True = higher is better.
 METRICS: Dict[str, bool] = {
     'd1': True, 'abs_rel': False, 'rmse': False, 'silog': False,
     'dbe_acc': False, 'dbe_comp': False, 'grad_err': False, 'curv_err': False,
 }
-#: (claim, candidate, reference) paired comparisons.
-COMPARISONS = [
-    ('C1 DGR (SILog)', '+DGR', 'baseline'),
-    ('C1 DGR (MSE)', '+DGR, MSE', 'MSE'),
-    ('C1 DGR (MSE+OTDL)', '+DGR, MSE+OTDL', 'MSE+OTDL'),
-    ('C2 MSE+OTDL vs MSE', 'MSE+OTDL', 'MSE'),
-    ('C2 MSE+OTDL vs OTDL', 'MSE+OTDL', 'OTDL'),
-    ('full method vs baseline', '+DGR, MSE+OTDL', 'baseline'),
+#: (row, candidate, reference, kind) paired comparisons. kind 'claim': a test of the
+#: paper's claims (verdict reproduced / contradicted / inconclusive); 'ablation': one DGR
+#: reading against another (verdict better / worse / inconclusive, for the candidate).
+COMPARISONS: List[Tuple[str, str, str, str]] = [
+    ('C1 DGR per block (SILog)', '+DGR/block', 'baseline', 'claim'),
+    ('C1 DGR per stage (SILog)', '+DGR/stage', 'baseline', 'claim'),
+    ("C1 DGR authors' preset (SILog)", '+DGR/authors', 'baseline', 'claim'),
+    ('C1 DGR stencils on 8 ch (SILog)', '+DGR/stencil8', 'baseline', 'claim'),
+    ('C1 DGR 1x1 spatial conv (SILog)', '+DGR/k1', 'baseline', 'claim'),
+    ('C1 DGR stencils on 8 ch + 1x1 (SILog)', '+DGR/stencil8-k1', 'baseline', 'claim'),
+    ('C1 DGR SE shared per stage (SILog)', '+DGR/sharedSE', 'baseline', 'claim'),
+    ('C1 DGR last block only (SILog)', '+DGR/lastblock', 'baseline', 'claim'),
+    ('placement: per block vs per stage', '+DGR/block', '+DGR/stage', 'ablation'),
+    ("reading: authors' preset vs default", '+DGR/authors', '+DGR/block', 'ablation'),
+    ('lever: stencils on 8 ch', '+DGR/stencil8', '+DGR/block', 'ablation'),
+    ('lever: 1x1 spatial conv', '+DGR/k1', '+DGR/block', 'ablation'),
+    ('lever: stencils on 8 ch + 1x1', '+DGR/stencil8-k1', '+DGR/block', 'ablation'),
+    ('lever: SE shared per stage', '+DGR/sharedSE', '+DGR/block', 'ablation'),
+    ('lever: last block only', '+DGR/lastblock', '+DGR/block', 'ablation'),
+    ('C1 DGR per block (MSE)', '+DGR/block, MSE', 'MSE', 'claim'),
+    ('C1 DGR per stage (MSE)', '+DGR/stage, MSE', 'MSE', 'claim'),
+    ('C1 DGR per block (MSE+OTDL)', '+DGR/block, MSE+OTDL', 'MSE+OTDL', 'claim'),
+    ('C1 DGR per stage (MSE+OTDL)', '+DGR/stage, MSE+OTDL', 'MSE+OTDL', 'claim'),
+    ('C2 MSE+OTDL vs MSE', 'MSE+OTDL', 'MSE', 'claim'),
+    ('C2 MSE+OTDL vs OTDL', 'MSE+OTDL', 'OTDL', 'claim'),
+    ('full method (per block) vs baseline', '+DGR/block, MSE+OTDL', 'baseline', 'claim'),
+    ('full method (per stage) vs baseline', '+DGR/stage, MSE+OTDL', 'baseline', 'claim'),
 ]
+#: Verdict words per comparison kind: (better on all seeds, worse on all seeds).
+VERDICTS = {'claim': ('reproduced', 'contradicted'), 'ablation': ('better', 'worse')}
 
 DEFAULTS = dict(iters=200, batch_size=4, seeds=[0, 1, 2], num_train=300, num_test=60,
                 height=240, width=320)
@@ -197,7 +252,8 @@ def run_config(config: str, data_root: str, work_dir: str, seed: int, iters: int
     cfg.log_level = 'WARNING'
     if tiny_model:
         bb = cfg.model.backbone
-        bb.num_layers, bb.embed_dims = [1, 1, 1, 1], 16
+        # two blocks in stage 0: share_se='stage' needs two DGR blocks in one stage
+        bb.num_layers, bb.embed_dims = [2, 1, 1, 1], 16
         cfg.model.decode_head.in_channels = [16, 32, 80, 128]
     return cfg
 
@@ -244,13 +300,15 @@ def paired_table(results: Dict[str, List[Dict[str, float]]], seeds: Sequence[int
     """Markdown: per claim and metric, the paired difference candidate − reference.
 
     Cell: ``mean diff (k/n)`` where k = seeds on which the candidate is better
-    (direction per metric). Verdict per claim: *reproduced* when the candidate is better on
-    every seed for a majority of the 8 metrics, *contradicted* when it is worse on every
-    seed for a majority, *inconclusive* otherwise.
+    (direction per metric). Verdict per row: when the candidate is better on every seed
+    for a majority of the 8 metrics, *reproduced* (a claim) or *better* (an ablation);
+    when it is worse on every seed for a majority, *contradicted* or *worse*;
+    *inconclusive* otherwise (:data:`COMPARISONS`, :data:`VERDICTS`). Rows whose
+    variants were not run are left out.
     """
     head = ['claim', 'candidate − reference', *METRICS, 'verdict']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-    for claim, cand, ref in COMPARISONS:
+    for claim, cand, ref, kind in COMPARISONS:
         if cand not in results or ref not in results:
             continue
         n = len(seeds)
@@ -265,8 +323,9 @@ def paired_table(results: Dict[str, List[Dict[str, float]]], seeds: Sequence[int
             mean = statistics.fmean(diffs) if diffs else float('nan')
             cells.append(f'{mean:+.{_digits(key)}f} ({better}/{n})')
         majority = len(METRICS) // 2 + 1
-        verdict = ('reproduced' if all_better >= majority else
-                   'contradicted' if all_worse >= majority else 'inconclusive')
+        better_word, worse_word = VERDICTS[kind]
+        verdict = (better_word if all_better >= majority else
+                   worse_word if all_worse >= majority else 'inconclusive')
         cells.append(f'{verdict} ({all_better} better / {all_worse} worse on all seeds)')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
@@ -294,7 +353,7 @@ def provenance_line(records: Sequence[Optional[Dict]]) -> str:
 
 def report(setup: Dict, seeds: Sequence[int], results, total_s: float, command: str,
            load: Optional[float] = None, total_note: str = '',
-           provenance: Sequence[Optional[Dict]] = ()) -> str:
+           provenance: Sequence[Optional[Dict]] = (), renaming: str = '') -> str:
     """Markdown report: command, setup line, provenance line, results table, paired table.
 
     Args:
@@ -307,6 +366,8 @@ def report(setup: Dict, seeds: Sequence[int], results, total_s: float, command: 
         total_note (str): shown after the total, e.g. how it was summed.
         provenance (Sequence[dict | None]): the runs' run records
             (:func:`provenance_line`). Defaults to none recorded.
+        renaming (str): :func:`renaming_line`, shown after the provenance line when
+            not empty. Defaults to ''.
 
     Returns:
         str: the markdown text.
@@ -323,6 +384,7 @@ def report(setup: Dict, seeds: Sequence[int], results, total_s: float, command: 
         '',
         provenance_line(list(provenance)),
         '',
+        *([renaming, ''] if renaming else []),
         f'Mean ± sample std (ddof=1) over {len(seeds)} seed(s); test split, full '
         'frame, 1e-3..10 m. d1 higher is better, the rest lower; dbe_* in pixels, '
         'grad_err/curv_err in the GT\'s smooth regions (DepthEvalMetric).',
@@ -332,7 +394,10 @@ def report(setup: Dict, seeds: Sequence[int], results, total_s: float, command: 
         'Paired differences (candidate − reference, same seed), mean over seeds; '
         '(k/n) = seeds on which the candidate is better. Verdict: *reproduced* if the '
         'candidate is better on every seed for a majority (≥5) of the 8 metrics, '
-        '*contradicted* if worse on every seed for a majority, else *inconclusive*.',
+        '*contradicted* if worse on every seed for a majority, else *inconclusive*'
+        + ('; rows comparing two DGR readings say *better*/*worse* instead.'
+           if any(k == 'ablation' and c in results and r in results
+                  for _, c, r, k in COMPARISONS) else '.'),
         '',
         paired_table(results, seeds),
         '',
@@ -358,12 +423,15 @@ def merge_runs(paths: Sequence[str]):
     values are all shown, joined by ``/``), every run the same provenance in code, data
     fingerprint and library versions (:data:`~mmdepth_dgr.utils.run_record.MERGE_FIELDS`;
     runs saved before run records existed merge only with each other), and every variant
-    must have a run for every seed, exactly once.
+    must have a run for every seed, exactly once. Runs named as before per-block
+    placement (:data:`LEGACY_NAMES`, no run record) get their per-stage name; the name
+    they were saved under is kept as ``saved_as``.
     ``total_s`` is the sum of the files' wall times, ``n`` the number of processes they
     came from (a merged file counts as many as it merged), ``runs`` the run records.
 
     Raises:
-        ValueError: naming the file at fault (and, for provenance, the differing fields).
+        ValueError: naming the file at fault (and, for provenance, the differing fields;
+            for a run, its variant and seed).
     """
     setup, runs, total, sources = None, [], 0.0, 0
     first_prov = None
@@ -391,7 +459,8 @@ def merge_runs(paths: Sequence[str]):
         for key, seen in shown.items():
             if file_setup.get(key) not in seen:
                 seen.append(file_setup.get(key))
-        unknown = sorted({r['variant'] for r in file_runs} - set(VARIANTS))
+        unknown = sorted({r['variant'] for r in file_runs} - set(VARIANTS)
+                         - set(LEGACY_NAMES))
         if unknown:
             raise ValueError(f'{path}: unknown variant(s) {unknown}; this script knows '
                              f'{list(VARIANTS)}')
@@ -407,8 +476,10 @@ def merge_runs(paths: Sequence[str]):
                     f'{path}: {r["variant"]} seed {r["seed"]} was made with other code, '
                     f'data or libraries than {first_prov[1]["variant"]} seed '
                     f'{first_prov[1]["seed"]} in {first_prov[0]}: ' + '; '.join(diffs))
-            runs.append(dict(r, _file=path, command=r.get('command', command),
-                             provenance=prov))
+            name = _variant_name(path, r, prov)
+            renamed = {} if name == r['variant'] else dict(saved_as=r['variant'])
+            runs.append(dict(r, **renamed, variant=name, _file=path,
+                             command=r.get('command', command), provenance=prov))
         total += file_total
         sources += int(data.get('merged_from', 1))
     # differing threads/devices/torch builds are listed, not hidden behind the first file's
@@ -434,6 +505,43 @@ def merge_runs(paths: Sequence[str]):
     return setup, seeds, results, total, runs, sources
 
 
+def _variant_name(path: str, run: Dict, provenance: Optional[Dict]) -> str:
+    """The variant a saved run belongs to, under this script's names.
+
+    Raises:
+        ValueError: a legacy name on a run with a run record (its placement cannot be
+            told), or a run whose stored ``config`` is not the variant's config here.
+    """
+    name, where = run['variant'], f'{path}: {run["variant"]} seed {run["seed"]}'
+    if name in LEGACY_NAMES:
+        if provenance:
+            raise ValueError(
+                f'{where} has a run record but the variant name of the runs made before '
+                "DGRBackbone's default became placement='block' (when it meant "
+                f'{LEGACY_NAMES[name]!r}); its placement cannot be told from the record. '
+                f'Re-run it as one of {[n for n in VARIANTS if n.startswith("+DGR")]}')
+        return LEGACY_NAMES[name]
+    config = run.get('config')
+    if config is not None and config != VARIANTS[name]:
+        raise ValueError(f'{where} was trained with {config}, but {name} is '
+                         f'{VARIANTS[name]} in this script')
+    return name
+
+
+def renaming_line(runs: Sequence[Dict]) -> str:
+    """The report line that says which runs were shown under another name than they
+    were saved with (:data:`LEGACY_NAMES`); '' when none was."""
+    renamed = dict.fromkeys((r['saved_as'], r['variant']) for r in runs
+                            if r.get('saved_as'))
+    if not renamed:
+        return ''
+    pairs = ', '.join(f"'{old}' as '{new}'" for old, new in renamed)
+    return ('Variant names: these runs were saved before DGRBackbone\'s default became '
+            "placement='block' (a DGR block after every transformer block); their DGR "
+            'variants had one DGR block at the end of every stage and are shown under '
+            f'the per-stage names: {pairs}.')
+
+
 BEGIN, END = '<!-- claims:begin -->', '<!-- claims:end -->'
 
 
@@ -453,7 +561,8 @@ def train_all(args, command: Optional[str] = None) -> Tuple[List[Dict], float]:
     """Train and evaluate every (seed, variant) of ``args``; returns the run records
     (``variant``, ``seed``, ``metrics``, ``provenance``) in seed-major order and their
     wall time (data generation excluded). ``provenance`` is the run record of the process
-    (commit, data fingerprint, library versions, device, ``command``)."""
+    (commit, data fingerprint, library versions, device, ``command``); ``config`` the
+    variant's config file."""
     torch.set_num_threads(args.threads or max(1, min(2, os.cpu_count() or 1)))
     with tempfile.TemporaryDirectory(prefix='claims_') as tmp:
         data_root = args.data_root or (osp.join(tmp, 'data') if args.quick
@@ -471,13 +580,13 @@ def train_all(args, command: Optional[str] = None) -> Tuple[List[Dict], float]:
                    desc='claims', unit='run')
         for seed, name in bar:
             bar.set_postfix_str(f'{name} seed {seed}')
-            slug = name.replace('+', 'p').replace(', ', '_').replace(' ', '')
+            slug = re.sub(r'[^0-9A-Za-z]+', '_', name.replace('+', 'p'))
             cfg = run_config(VARIANTS[name], data_root,
                              osp.join(work_root, f'{slug}_s{seed}'), seed, args.iters,
                              args.batch_size, args.tiny_model)
             metrics = train_and_test(cfg)
-            runs.append(dict(variant=name, seed=seed, metrics=metrics,
-                             provenance=provenance))
+            runs.append(dict(variant=name, seed=seed, config=VARIANTS[name],
+                             metrics=metrics, provenance=provenance))
             tqdm.write(f'[claims] {name} seed {seed}: ' + ', '.join(
                 f'{k}={metrics[k]:.4g}' for k in (*METRICS, 'wall_s')))
         total = time.perf_counter() - t0
@@ -501,7 +610,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     if args.save_runs:
         save_runs(args.save_runs, setup, total, command, runs, sources)
     text = report(setup, seeds, results, total, command, load, total_note=note,
-                  provenance=[r.get('provenance') for r in runs])
+                  provenance=[r.get('provenance') for r in runs],
+                  renaming=renaming_line(runs))
     print(text)
     if args.out:
         write_report(args.out, text)
