@@ -170,6 +170,7 @@ DGR_PAIRS = [(h, ds) for h in HOSTS for ds in h.dgr_datasets]
 
 @functools.lru_cache(maxsize=None)
 def leaf_config(path: str) -> Config:
+    """``Config.fromfile(path)``, parsed once per session (shared: deepcopy to change)."""
     return Config.fromfile(path)
 
 
