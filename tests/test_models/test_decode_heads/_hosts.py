@@ -38,7 +38,8 @@ class Host:
             (attribute paths).
         head_gradient: Whether the head's gradient is non-zero at the tiny init.
         out_stride: Input size / ``_forward`` output size.
-        predict_range: ``(lo, hi)`` that ``predict`` must stay in; None: the head's caps.
+        predict_range: ``(lo, hi)`` that the forward and ``predict`` stay in; None: the
+            head's ``min_depth`` / ``max_depth``.
         tiny_dgr: Extra merge keys for the ``-dgr`` leaves.
         deterministic: Extra merge keys that make the eval forward deterministic (for
             the flip-equivariance check only).
