@@ -1,47 +1,31 @@
 """DPTDepthHead and its layers: output forms, readouts, reassembly, fusion, the head on the
-DPT-Hybrid (R50+ViT) and DPT-Large (ViT) encoders, losses, DGR identity at init, every leaf
-config (equivalence with the official network: tests/test_official/test_dpt_official.py)."""
-import copy
+DPT-Hybrid (R50+ViT) and DPT-Large (ViT) encoders, the official settings of every leaf
+config (what every host shares: test_host_matrix.py; equivalence with the official
+network: tests/test_official/test_dpt_official.py)."""
 import glob
 import os.path as osp
 
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from mmdepth_dgr.models.decode_heads import (DPTDepthHead, DPTFusionBlock, DPTReadout,
-                                             DPTReassembleLevel, dpt_depth_output)
+from mmdepth_dgr.models.decode_heads import (DPTFusionBlock, DPTReadout, DPTReassembleLevel,
+                                             dpt_depth_output)
 
-from _helpers import (REPO, check_flip_predict_in_range, check_leaf_config,
-                      check_loss_reaches_backbone, depth_batch, synthetic_runner_cfg)
+from _helpers import REPO
+from _hosts import BY_NAME, leaf_config
+from _hosts import tiny_model_cfg as _tiny_model_cfg
 
 LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'dpt', '*.py')))
 HYBRID_NYU = osp.join(REPO, 'configs/dpt/dpt_r50-vit-b16_4xb4-25k_nyu-416x544.py')
 LARGE_NYU = osp.join(REPO, 'configs/dpt/dpt_vit-l16_4xb4-25k_nyu-416x544.py')
-# The leaves at test sizes (mmengine merge keys, as in the official-equivalence fixtures).
-TINY_HYBRID = {'backbone.cnn.layers': [1, 1, 1], 'backbone.vit.embed_dims': 32,
-               'backbone.vit.num_layers': 4, 'backbone.vit.num_heads': 2,
-               'backbone.vit.out_indices': [2, 3],
-               'decode_head.in_channels': [256, 512, 32, 32],
-               'decode_head.post_process_channels': [256, 512, 32, 32],
-               'decode_head.channels': 16, 'decode_head.head_channels': 8}
-TINY_LARGE = {'backbone.embed_dims': 32, 'backbone.num_layers': 4, 'backbone.num_heads': 2,
-              'backbone.out_indices': [0, 1, 2, 3], 'decode_head.in_channels': [32] * 4,
-              'decode_head.post_process_channels': [8, 16, 32, 32],
-              'decode_head.channels': 16, 'decode_head.head_channels': 8}
 
 
 def tiny_model_cfg(path):
-    """The leaf's model with the tiny sizes merged in (nested keys, mmengine semantics)."""
-    cfg = Config.fromfile(path)
-    tiny = TINY_HYBRID if 'r50-vit-b16' in path else TINY_LARGE
-    opts = {'model.' + k: v for k, v in tiny.items()}
-    if '-dgr_r50' in path:  # the leaves refine ViT layers 3, 6, 9, 12; the tiny ViT has 4
-        opts['model.backbone.vit.stages'] = [1, 3]
-    cfg.merge_from_dict(opts)
-    return copy.deepcopy(cfg.model)
+    """The leaf's model at test size (the DPT hosts of test_host_matrix.py)."""
+    return _tiny_model_cfg(BY_NAME['dpt-hybrid' if 'r50-vit-b16' in path else 'dpt-large'],
+                           path)
 
 
 # ---------------------------------------------------------------- depth output forms
@@ -76,11 +60,21 @@ def test_readouts_fold_the_class_token_as_the_official_code():
         DPTReadout(6, 'mean')
 
 
-@pytest.mark.parametrize('scale,size', [(4, (12, 16)), (2, (6, 8)), (1, (3, 4)),
-                                        (0.5, (2, 2))])
+@pytest.mark.parametrize('scale,size', [(4, (24, 32)), (2, (12, 16)), (1, (6, 8)),
+                                        (0.5, (3, 4))])
 def test_reassembly_resamples_the_token_grid_by_its_scale(scale, size):
     level = DPTReassembleLevel(6, 5, scale, 'ignore')
-    assert level(torch.randn(1, 6, 3, 4)).shape == (1, 5, *size)
+    x = torch.randn(1, 6, 1, 1).expand(1, 6, 6, 8).contiguous()  # spatially constant
+    with torch.no_grad():
+        out, projected = level(x), level.project(x[..., :1, :1])
+    assert out.shape == (1, 5, *size)
+    if scale == 1:  # no resampling: the 1x1 projection of the constant
+        torch.testing.assert_close(out, projected.expand_as(out))
+    elif scale > 1:  # kernel = stride: disjoint s x s tiles, one per token, all equal here
+        s = int(scale)
+        assert torch.equal(out, out[..., :s, :s].repeat(1, 1, 6, 8))
+    else:  # 3x3 stride-2 conv: only the zero padding (first row/col) sees a border
+        assert torch.equal(out[..., 1:, 1:], out[..., 1:2, 1:2].expand(1, 5, 2, 3))
 
 
 def test_reassembly_rejects_other_scales():
@@ -88,11 +82,23 @@ def test_reassembly_rejects_other_scales():
         DPTReassembleLevel(6, 5, 3.5)
 
 
-def test_fusion_block_adds_the_skip_and_doubles_the_size():
+def test_fusion_block_adds_the_skip_then_doubles_the_size():
     block = DPTFusionBlock(4)
     x, skip = torch.randn(1, 4, 3, 5), torch.randn(1, 4, 3, 5)
-    assert block(x, skip).shape == (1, 4, 6, 10)
-    assert not torch.allclose(block(x, skip), block(x))
+    with torch.no_grad():
+        out = block(x, skip)
+        assert out.shape == (1, 4, 6, 10)
+        # the skip passes its own residual unit and is added before the second one
+        assert torch.equal(out, block(x + block.res1(skip)))
+        # zero residual convs make both units the identity and an identity 1x1 output
+        # conv leaves official FeatureFusionBlock = bilinear x2 (align_corners) of x + skip
+        for unit in (block.res1, block.res2):
+            for conv in (unit.conv1, unit.conv2):
+                conv.weight.zero_(), conv.bias.zero_()
+        block.out_conv.weight.copy_(torch.eye(4)[:, :, None, None])
+        block.out_conv.bias.zero_()
+        expect = F.interpolate(x + skip, scale_factor=2, mode='bilinear', align_corners=True)
+        assert torch.equal(block(x, skip), expect)
     with pytest.raises(ValueError, match='with_skip'):
         DPTFusionBlock(4, with_skip=False)(x, skip)
 
@@ -142,49 +148,10 @@ def test_head_errors_name_the_option():
                           post_process_channels=[256, 512, 64, 64]))(_hybrid_feats())
 
 
-# ---------------------------------------------------------------- losses / predict
-def test_loss_reaches_the_resnet_and_the_vit_of_the_hybrid():
-    check_loss_reaches_backbone(tiny_model_cfg(HYBRID_NYU),
-                                lambda m: m.backbone.cnn.model.stem.conv.weight)
-    check_loss_reaches_backbone(tiny_model_cfg(HYBRID_NYU),
-                                lambda m: m.backbone.vit.layers[0].ln1.weight)
-
-
-def test_predict_with_flip_returns_positive_depth():
-    cfg = tiny_model_cfg(LARGE_NYU)
-    check_flip_predict_in_range(cfg, min_depth=0.0, max_depth=1 / 0.1378 + 1e-4)
-
-
-# ---------------------------------------------------------------- DGR
-@pytest.mark.parametrize('base,dgr', [
-    ('dpt_r50-vit-b16_4xb4-25k_nyu-416x544', 'dpt-dgr_r50-vit-b16_4xb4-25k_nyu-416x544'),
-    ('dpt_vit-l16_4xb4-25k_kitti-352x704', 'dpt-dgr_vit-l16_4xb4-25k_kitti-352x704')])
-def test_dgr_variant_is_the_baseline_at_init(base, dgr):
-    base_model = MODELS.build(tiny_model_cfg(osp.join(REPO, 'configs/dpt', base + '.py')))
-    dgr_model = MODELS.build(tiny_model_cfg(osp.join(REPO, 'configs/dpt', dgr + '.py')))
-    base_model.init_weights(), dgr_model.init_weights()
-    # the baseline's checkpoint loads strictly through DGRBackbone's load hook (the
-    # hybrid's DGRBackbone is its ViT part, one level down), DGR blocks keep their init
-    dgr_model.load_state_dict(base_model.state_dict(), strict=True)
-    base_model.eval(), dgr_model.eval()
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        assert torch.equal(base_model._forward(x), dgr_model._forward(x))
-
-
 # ---------------------------------------------------------------- configs
-def test_there_are_baseline_and_dgr_leaves_for_both_encoders_and_datasets():
-    names = {osp.basename(p) for p in LEAVES}
-    for bb in ('r50-vit-b16', 'vit-l16'):
-        for ds in ('nyu-416x544', 'kitti-352x704'):
-            assert f'dpt_{bb}_4xb4-25k_{ds}.py' in names
-            assert f'dpt-dgr_{bb}_4xb4-25k_{ds}.py' in names
-
-
 @pytest.mark.parametrize('path', LEAVES, ids=osp.basename)
-def test_leaf_config_is_the_official_network_and_builds(path):
-    cfg = Config.fromfile(path)
-    check_leaf_config(cfg, path, 'DPTDepthHead')
+def test_leaf_config_is_the_official_network(path):
+    cfg = leaf_config(path)
     head = cfg.model.decode_head
     assert head.depth_activation == 'inverse' and head.get('non_negative', True)
     kitti = 'kitti' in path
@@ -198,25 +165,3 @@ def test_leaf_config_is_the_official_network_and_builds(path):
         assert cfg.test_evaluator.crop_convention == 'full_size'
     assert cfg.load_from.endswith('-midas-2f21e586_mmdepth.pth' if 'vit-l16' in path
                                   else '-midas-501f0c75_mmdepth.pth')
-    model = MODELS.build(tiny_model_cfg(path)).eval()
-    with torch.no_grad():
-        assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 64, 96)
-
-
-def test_a_few_runner_iterations_of_the_hybrid_dgr_variant(synthetic_nyu_root, tmp_path):
-    from mmengine.runner import Runner
-    leaf = osp.join(REPO, 'configs/dpt/dpt-dgr_r50-vit-b16_4xb4-25k_nyu-416x544.py')
-    model = tiny_model_cfg(leaf)
-    cfg = synthetic_runner_cfg(leaf, tmp_path, synthetic_nyu_root, model)
-    cfg.load_from = None
-    runner = Runner.from_cfg(cfg)
-    before = runner.model.decode_head.depth_head[-1].weight.detach().clone()
-    runner.train()
-    assert not torch.equal(before, runner.model.decode_head.depth_head[-1].weight.detach())
-    metrics = runner.val_loop.run()
-    assert metrics and all(torch.isfinite(torch.tensor(float(v))) for v in metrics.values())
-
-
-def test_depth_batch_loss_is_silog_only():
-    model = MODELS.build(tiny_model_cfg(LARGE_NYU))
-    assert set(model.loss(*depth_batch())) == {'decode.loss_silog'}

@@ -1,7 +1,7 @@
-"""SwinDepthHead: the scale-softmax fusion, the fusion attention module, head
-shapes/range/errors, loss and gradients, DGR equivalence at init, every leaf config."""
+"""SwinDepthHead: the scale-softmax fusion, the fusion attention module, the head without
+the top-down path, its errors and the full-size baseline (what every host shares, incl.
+the leaf configs: test_host_matrix.py)."""
 import copy
-import glob
 import os.path as osp
 from functools import partial
 
@@ -13,15 +13,11 @@ from mmseg.registry import MODELS
 from mmdepth_dgr.models.decode_heads import (SwinDepthFusionAttention, SwinDepthHead,
                                              scale_softmax_fuse)
 
-from _helpers import (REPO, check_dgr_equals_baseline, check_flip_predict_in_range,
-                      check_leaf_builds, check_loss_reaches_backbone, level_feats)
-from _helpers import tiny_model_cfg as _tiny_model_cfg
+from _helpers import REPO, level_feats
+from _hosts import tiny_head_cfg
 
-LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'swindepth', '*.py')))
 BASELINE_NYU = osp.join(REPO, 'configs/swindepth/swindepth_swin-b_4xb4-25k_nyu-416x544.py')
-TINY_BACKBONE = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4],
-                     window_size=4, pretrain_img_size=64, drop_path_rate=0.0, init_cfg=None)
-TINY_HEAD = dict(in_channels=[16, 32, 64, 128], channels=16)
+TINY_HEAD = tiny_head_cfg('swindepth')
 
 
 # ----------------------------------------------------------------- fusion
@@ -58,9 +54,9 @@ def test_fusion_channel_gate_scales_between_one_and_two():
 _feats = partial(level_feats, [16, 32, 64, 128])
 
 
-@pytest.mark.parametrize('top_down', [True, False])
-def test_head_output_is_full_resolution_and_in_range(top_down):
-    head = SwinDepthHead(top_down=top_down, min_depth=0.5, max_depth=10.0, **TINY_HEAD)
+def test_head_without_top_down_is_full_resolution_and_in_range():
+    # top_down=True (the leaves' setting): test_host_matrix.py
+    head = SwinDepthHead(top_down=False, min_depth=0.5, max_depth=10.0, **TINY_HEAD)
     depth = head(_feats())
     assert depth.shape == (2, 1, 64, 96)
     assert depth.min() >= 0.5 and depth.max() <= 10.0
@@ -75,33 +71,7 @@ def test_head_rejects_bad_options():
         SwinDepthHead(**TINY_HEAD)(feats)
 
 
-# ----------------------------------------------------------------- whole model / configs
-tiny_model_cfg = partial(_tiny_model_cfg, backbone=TINY_BACKBONE, decode_head=TINY_HEAD)
-
-
-def test_loss_is_finite_and_gradient_reaches_backbone():
-    check_loss_reaches_backbone(tiny_model_cfg(BASELINE_NYU),
-                                lambda m: m.backbone.patch_embed.projection.weight)
-
-
-def test_predict_with_flip_returns_depth_in_range():
-    check_flip_predict_in_range(tiny_model_cfg(BASELINE_NYU), min_depth=1e-3, max_depth=10.0)
-
-
-@pytest.mark.parametrize('dataset', ['nyu-416x544', 'kitti-352x704'])
-def test_dgr_variant_equals_baseline_at_init(dataset):
-    check_dgr_equals_baseline(
-        tiny_model_cfg(osp.join(
-            REPO, 'configs/swindepth', f'swindepth_swin-b_4xb4-25k_{dataset}.py')),
-        tiny_model_cfg(osp.join(
-            REPO, 'configs/swindepth', f'swindepth-dgr_swin-b_4xb4-25k_{dataset}.py')))
-
-
-@pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
-def test_every_leaf_config_builds_through_the_registry(path):
-    check_leaf_builds(path, 'SwinDepthHead', tiny_model_cfg(path))
-
-
+# ----------------------------------------------------------------- full size
 def test_full_size_baseline_builds_with_pretrained_off():
     model = copy.deepcopy(Config.fromfile(BASELINE_NYU).model)
     model.backbone.init_cfg = None

@@ -1,8 +1,8 @@
 """TransDepthHead and its layers: the dynamic local filter vs an unfold reference, the
 structured attention, the attention gate and the AGD, the BTS decoder with local planar
-guidance, the head on the R50+ViT hybrid, losses, DGR identity at init, every leaf config
-(equivalence with the official network: tests/test_official/test_transdepth_official.py)."""
-import copy
+guidance, the backbone taps and head errors, the official settings of every leaf config
+(what every host shares: test_host_matrix.py; equivalence with the official network:
+tests/test_official/test_transdepth_official.py)."""
 import glob
 import math
 import os.path as osp
@@ -10,36 +10,23 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.config import Config
 from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.decode_heads import (BTSDecoder, BTSReduction, TransDepthAGD,
-                                             TransDepthAttentionGate, TransDepthHead,
-                                             dynamic_local_filter, local_planar_guidance,
-                                             structured_attention)
+                                             TransDepthAttentionGate, dynamic_local_filter,
+                                             local_planar_guidance, structured_attention)
 
-from _helpers import (REPO, check_flip_predict_in_range, check_leaf_config,
-                      check_loss_reaches_backbone)
+from _helpers import REPO
+from _hosts import BY_NAME, leaf_config
+from _hosts import tiny_model_cfg as _tiny_model_cfg
 
 LEAVES = sorted(glob.glob(osp.join(REPO, 'configs', 'transdepth', '*.py')))
 BASELINE_NYU = osp.join(REPO,
                         'configs/transdepth/transdepth_r50-vit-b16_4xb4-25k_nyu-416x544.py')
-TINY = {'backbone.cnn.block_units': [1, 1, 1], 'backbone.cnn.width_factor': 0.5,
-        'backbone.vit.in_channels': 512, 'backbone.vit.embed_dims': 32,
-        'backbone.vit.num_layers': 4, 'backbone.vit.num_heads': 2,
-        'backbone.vit.out_indices': [3], 'decode_head.in_channels': [32, 128, 256, 32],
-        'decode_head.channels': 128, 'decode_head.token_channels': [64, 64],
-        'decode_head.agd.width': 16}
 
 
 def tiny_model_cfg(path):
-    """The leaf's model with the tiny sizes merged in (nested keys, mmengine semantics)."""
-    cfg = Config.fromfile(path)
-    opts = {'model.' + k: v for k, v in TINY.items()}
-    if '-dgr_' in path:  # the leaves refine ViT layers 3, 6, 9, 12; the tiny ViT has 4
-        opts['model.backbone.vit.stages'] = [1, 3]
-    cfg.merge_from_dict(opts)
-    return copy.deepcopy(cfg.model)
+    return _tiny_model_cfg(BY_NAME['transdepth'], path)
 
 
 # ----------------------------------------------------------------- dynamic local filter
@@ -162,14 +149,6 @@ def test_backbone_reports_what_the_head_reads():
     assert [64 // f.shape[2] for f in feats] == model.backbone.out_strides == [2, 4, 8, 16]
 
 
-def test_head_predicts_full_resolution_metric_depth():
-    model = MODELS.build(tiny_model_cfg(BASELINE_NYU)).eval()
-    with torch.no_grad():
-        depth = model._forward(torch.randn(2, 3, 64, 96))
-    assert depth.shape == (2, 1, 64, 96)
-    assert (depth > 0).all() and (depth < 10).all()
-
-
 def test_head_errors_name_the_option():
     head = tiny_model_cfg(BASELINE_NYU).decode_head
     with pytest.raises(ValueError, match='min_depth'):
@@ -178,45 +157,10 @@ def test_head_errors_name_the_option():
         MODELS.build(dict(head, in_channels=[128, 256, 32], in_index=[1, 2, 3]))
 
 
-# ----------------------------------------------------------------- whole model / configs
-def test_loss_reaches_the_resnet_and_the_vit_of_the_hybrid():
-    check_loss_reaches_backbone(tiny_model_cfg(BASELINE_NYU),
-                                lambda m: m.backbone.cnn.root.conv.weight)
-    check_loss_reaches_backbone(tiny_model_cfg(BASELINE_NYU),
-                                lambda m: m.backbone.vit.layers[0].ln1.weight)
-
-
-def test_predict_with_flip_returns_depth_in_range():
-    check_flip_predict_in_range(tiny_model_cfg(BASELINE_NYU), min_depth=0.0, max_depth=10.0)
-
-
-@pytest.mark.parametrize('dataset', ['nyu-416x544', 'kitti-352x704'])
-def test_dgr_variant_is_the_baseline_at_init(dataset):
-    folder = osp.join(REPO, 'configs/transdepth')
-    base = MODELS.build(tiny_model_cfg(
-        osp.join(folder, f'transdepth_r50-vit-b16_4xb4-25k_{dataset}.py')))
-    dgr = MODELS.build(tiny_model_cfg(
-        osp.join(folder, f'transdepth-dgr_r50-vit-b16_4xb4-25k_{dataset}.py')))
-    base.init_weights(), dgr.init_weights()
-    sd = {(k.replace('backbone.vit.', 'backbone.vit.backbone.', 1)
-           if k.startswith('backbone.vit.') else k): v for k, v in base.state_dict().items()}
-    result = dgr.load_state_dict(sd, strict=False)
-    assert not result.unexpected_keys
-    assert result.missing_keys and all(k.startswith('backbone.vit.dgr.')
-                                       for k in result.missing_keys)
-    base.eval(), dgr.eval()
-    x = torch.randn(1, 3, 64, 96)
-    with torch.no_grad():
-        torch.manual_seed(0)  # the official gates draw random channel weightings
-        a = base._forward(x)
-        torch.manual_seed(0)
-        assert torch.equal(a, dgr._forward(x))
-
-
+# ----------------------------------------------------------------- leaf configs
 @pytest.mark.parametrize('path', LEAVES, ids=[osp.basename(p) for p in LEAVES])
-def test_every_leaf_config_is_the_official_network_and_builds(path):
-    cfg = Config.fromfile(path)
-    check_leaf_config(cfg, path, 'TransDepthHead')
+def test_every_leaf_config_is_the_official_network(path):
+    cfg = leaf_config(path)
     head = cfg.model.decode_head
     kitti = 'kitti' in path
     assert head.min_depth == 0.0 and head.channels == 512
@@ -229,6 +173,3 @@ def test_every_leaf_config_is_the_official_network_and_builds(path):
     vit = cfg.model.backbone.vit
     assert (vit.embed_dims, vit.num_layers, vit.in_channels) == (768, 12, 1024)
     assert tuple(cfg.model.backbone.cnn.block_units) == (3, 4, 9)
-    model = MODELS.build(tiny_model_cfg(path)).eval()
-    with torch.no_grad():
-        assert model._forward(torch.randn(1, 3, 64, 96)).shape == (1, 1, 64, 96)
