@@ -47,8 +47,7 @@ if _REPO not in sys.path:
 import mmdepth_dgr  # noqa: E402,F401  (first: mmcv stand-in, registrations)
 from mmdepth_dgr.apis import inference_model, init_model  # noqa: E402
 from mmdepth_dgr.utils import OutputNames, distinct_stems  # noqa: E402
-from mmdepth_dgr.visualization import (colorize_depth, depth_range,  # noqa: E402
-                                       vertical_colorbar)
+from mmdepth_dgr.visualization import colorize_depth, depth_range, vertical_colorbar  # noqa: E402
 
 IMG_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 #: Extensions cv2.imwrite handles for --out-file.

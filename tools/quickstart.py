@@ -37,15 +37,15 @@ from _launch import announce_run, build_runner, default_work_dir
 
 import numpy as np
 import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmseg.registry import DATASETS, METRICS
 
 import mmdepth_dgr  # noqa: F401
 from mmdepth_dgr.datasets.synthetic import generate_dataset
 from mmdepth_dgr.datasets.transforms import read_depth_png
 from mmdepth_dgr.engine.hooks import make_progress
 from mmdepth_dgr.utils.run_record import make_run_record
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmseg.registry import DATASETS, METRICS
 
 DEFAULT_CONFIG = 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py'
 #: README table columns: metric key -> (header, digits, bold the better value).

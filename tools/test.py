@@ -17,8 +17,9 @@ from typing import Optional
 
 from _launch import announce_run, build_runner, load_config, teardown_launcher
 
-import mmdepth_dgr  # noqa: F401
 from mmengine.config import Config, DictAction
+
+import mmdepth_dgr  # noqa: F401
 
 
 def parse_args():

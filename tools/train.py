@@ -12,9 +12,10 @@ import os.path as osp
 
 from _launch import announce_run, build_runner, load_config, teardown_launcher
 
-import mmdepth_dgr  # noqa: F401  (registers datasets, models, metrics, hooks)
 from mmengine.config import Config, DictAction
 from mmengine.runner import find_latest_checkpoint
+
+import mmdepth_dgr  # noqa: F401  (registers datasets, models, metrics, hooks)
 
 
 def parse_args():
@@ -49,8 +50,8 @@ def parse_args():
 
 
 def _has_gpu() -> bool:
-    from mmengine.device import (is_cuda_available, is_mlu_available,
-                                 is_musa_available, is_npu_available)
+    from mmengine.device import (is_cuda_available, is_mlu_available, is_musa_available,
+                                 is_npu_available)
     return is_cuda_available() or is_npu_available() or is_mlu_available() or \
         is_musa_available()
 

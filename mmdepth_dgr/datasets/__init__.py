@@ -1,8 +1,8 @@
 """Depth datasets (registered in ``mmseg.registry.DATASETS``) and transforms."""
 import importlib.util as _ilu
 
-from .base import (BaseDepthDataset, SplitEntry, SplitFileError, parse_split_line,
-                   read_split_file, scan_image_depth_pairs)
+from .base import (BaseDepthDataset, SplitEntry, SplitFileError, parse_split_line, read_split_file,
+                   scan_image_depth_pairs)
 from .folder import DepthFolderDataset
 from .kitti import KITTI_FOCALS, KITTIDepthDataset
 from .nyu import NYU_FOCAL, NYUDepthDataset

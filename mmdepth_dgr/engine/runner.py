@@ -5,9 +5,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
-from ..utils.checkpoint import (CheckpointLoadError, checkpoint_loading,
-                                extract_state_dict, load_state_dict_checked,
-                                read_checkpoint)
+from ..utils.checkpoint import (CheckpointLoadError, checkpoint_loading, extract_state_dict,
+                                load_state_dict_checked, read_checkpoint)
 
 __all__ = ['DepthRunner', 'build_runner']
 

@@ -7,7 +7,8 @@ and ``x`` (columns) and the squared Euclidean cost
 ``C_ij = (y_i - y_j)^2 + (x_i - x_j)^2``:
 
 * :func:`entropic_ot_grid` - differentiable
-  ``OT_eps(a, b) = min_T <T, C> + eps KL(T | a (x) b)`` or the Sinkhorn divergence ``S_eps(a, b) = OT_eps(a, b) - OT_eps(a, a)/2 - OT_eps(b, b)/2``,
+  ``OT_eps(a, b) = min_T <T, C> + eps KL(T | a (x) b)`` or the Sinkhorn divergence
+  ``S_eps(a, b) = OT_eps(a, b) - OT_eps(a, a)/2 - OT_eps(b, b)/2``,
   with envelope-theorem gradients (the dual potentials);
 * :func:`sinkhorn_grid_potentials` / :func:`sinkhorn_grid_symmetric` - the dual potentials
   ``(f, g)`` of ``OT_eps(a, b)`` (alternating updates) and ``f`` of ``OT_eps(a, a)``
@@ -33,8 +34,7 @@ loss: ``reg=0.05``, ``tol=1e-4``) pass their own values.
 from .entropic import entropic_ot_grid, grid_transport_cost
 from .grid import BACKENDS, SeparableKernel, axis_cost, grid_axis_coords, log_mass
 from .sinkhorn import (DEFAULT_BACKEND, DEFAULT_EPS_SCALING, DEFAULT_MAX_ITER, DEFAULT_TOL,
-                       check_sinkhorn_args, sinkhorn_grid_potentials,
-                       sinkhorn_grid_symmetric)
+                       check_sinkhorn_args, sinkhorn_grid_potentials, sinkhorn_grid_symmetric)
 
 __all__ = [
     'entropic_ot_grid', 'grid_transport_cost', 'sinkhorn_grid_potentials',

@@ -23,8 +23,7 @@ from torch import Tensor
 
 from .grid import axis_cost, grid_axis_coords
 from .sinkhorn import (DEFAULT_BACKEND, DEFAULT_EPS_SCALING, DEFAULT_MAX_ITER, DEFAULT_TOL,
-                       check_sinkhorn_args, sinkhorn_grid_potentials,
-                       sinkhorn_grid_symmetric)
+                       check_sinkhorn_args, sinkhorn_grid_potentials, sinkhorn_grid_symmetric)
 
 __all__ = ['entropic_ot_grid', 'grid_transport_cost']
 

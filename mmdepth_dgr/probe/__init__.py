@@ -9,8 +9,7 @@ that trains both masks, swaps them and reports (:mod:`.study`, run by
 """
 from .depth_net import build_depth_net, depth_net_preprocessor_cfg
 from .mask_net import MaskNet, mask_density
-from .masking import (MASK_SPACES, apply_mask, binarize_mask, image_region_mask,
-                      sparse_mask_loss)
+from .masking import MASK_SPACES, apply_mask, binarize_mask, image_region_mask, sparse_mask_loss
 from .sparse_mask_probe import SparseMaskProbe
 
 __all__ = [

@@ -49,8 +49,7 @@ from torch import Tensor
 
 from .depth_net import build_depth_net, depth_net_preprocessor_cfg
 from .mask_net import mask_density
-from .masking import (MASK_SPACES, apply_mask, image_region_mask,  # noqa: F401
-                      sparse_mask_loss)
+from .masking import MASK_SPACES, apply_mask, image_region_mask, sparse_mask_loss  # noqa: F401
 
 __all__ = ['SparseMaskProbe']
 

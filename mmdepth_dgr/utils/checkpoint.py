@@ -51,8 +51,7 @@ import tempfile
 import threading
 import urllib.error
 from collections import OrderedDict
-from typing import (Any, Callable, Dict, Iterator, List, NamedTuple, Optional,
-                    Sequence, Tuple, Union)
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import urlparse
 
 import numpy as np

@@ -1,5 +1,5 @@
-from .colorbar import (colorbar_strip, hstack_panels, labelled_panel, nice_ticks,
-                       title_strip, upscale_nearest, vertical_colorbar)
+from .colorbar import (colorbar_strip, hstack_panels, labelled_panel, nice_ticks, title_strip,
+                       upscale_nearest, vertical_colorbar)
 from .depth_colour import INVALID_COLOR, colorize_depth, depth_range
 from .depth_visualizer import DepthLocalVisualizer, colorize_error
 

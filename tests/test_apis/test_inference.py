@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from mmdepth_dgr.apis import (build_inference_pipeline, disable_pretrained_weights,
-                              inference_model, init_model)
+from mmdepth_dgr.apis import (build_inference_pipeline, disable_pretrained_weights, inference_model,
+                              init_model)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py')

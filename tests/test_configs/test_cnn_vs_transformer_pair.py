@@ -40,7 +40,7 @@ def test_pair_configs_differ_only_in_the_encoder(pair):
     assert cnn.model.decode_head.in_channels != vit.model.decode_head.in_channels
     assert _without_encoder(cnn) == _without_encoder(vit)
     assert cnn.model.decode_head.type == 'HuDecoderHead'
-    assert [l.type for l in cnn.model.decode_head.loss_decode] == ['HuDepthLoss']
+    assert [loss.type for loss in cnn.model.decode_head.loss_decode] == ['HuDepthLoss']
 
 
 @pytest.mark.parametrize('pair', ['nyu', 'quickstart'])  # kitti: the nyu encoders

@@ -249,7 +249,7 @@ def test_encoder_and_pretrained_weights_are_the_hosts(recipes, key):
 
 @pytest.mark.parametrize('key', KEYS)
 def test_optimizer_groups_as_mmengine_builds_them(recipes, key):
-    off, (cfg, r) = OFFICIAL[key], recipes[key]
+    off, (_, r) = OFFICIAL[key], recipes[key]
     o = r['optimizer']
     assert o['type'] == off['optimizer']['type']
     assert o['clip_grad'] == off['clip_grad']
@@ -267,7 +267,7 @@ def test_optimizer_groups_as_mmengine_builds_them(recipes, key):
 
 @pytest.mark.parametrize('key', KEYS)
 def test_lr_at_iterations_0_1_mid_last_equals_the_hosts_schedule(recipes, key):
-    off, (cfg, r) = OFFICIAL[key], recipes[key]
+    off, (_, r) = OFFICIAL[key], recipes[key]
     samples = r['schedule']['samples']
     n = r['length']['max_iters']
     assert sorted(samples) == [0, 1, n // 2, n - 1]
@@ -293,7 +293,7 @@ def test_length_and_total_batch(recipes, key):
 
 @pytest.mark.parametrize('key', KEYS)
 def test_crops_and_augmentations_in_the_hosts_order(recipes, key):
-    off, (cfg, r) = OFFICIAL[key], recipes[key]
+    off, (_, r) = OFFICIAL[key], recipes[key]
     steps = r['data']['augmentations']
     assert [s['type'] for s in steps] == [name for name, _ in off['pipeline']]
     with DefaultScope.overwrite_default_scope('mmseg'):
@@ -313,7 +313,7 @@ def test_crops_and_augmentations_in_the_hosts_order(recipes, key):
 
 @pytest.mark.parametrize('key', KEYS)
 def test_loss_mask_and_depth_range(recipes, key):
-    off, (cfg, r) = OFFICIAL[key], recipes[key]
+    off, (_, r) = OFFICIAL[key], recipes[key]
     assert r['head']['gt_valid_min'] == off['gt_valid_min']
     assert r['head']['min_depth'] == off['head']['min_depth']
     assert r['head']['max_depth'] == off['head']['max_depth']
@@ -321,7 +321,7 @@ def test_loss_mask_and_depth_range(recipes, key):
 
 @pytest.mark.parametrize('key', KEYS)
 def test_evaluation_protocol_interval_and_best_checkpoints(recipes, key):
-    off, (cfg, r) = OFFICIAL[key], recipes[key]
+    off, (_, r) = OFFICIAL[key], recipes[key]
     ev, want = r['evaluation'], off['eval']
     assert ev['interval'] == want['interval']
     assert ev['flip'] is want['flip'] and ev['flip_fusion'] == want['flip_fusion']

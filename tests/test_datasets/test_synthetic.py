@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from mmdepth_dgr.datasets.synthetic import (KITTI_INTRINSICS, MANIFEST_NAME, NYU_INTRINSICS,
-                                            Box, Cylinder, Plane, Scene, Sphere,
-                                            camera_rotation, generate_dataset, pixel_rays,
-                                            read_depth_png, scale_intrinsics)
+from mmdepth_dgr.datasets.synthetic import (KITTI_INTRINSICS, MANIFEST_NAME, NYU_INTRINSICS, Box,
+                                            Cylinder, Plane, Scene, Sphere, camera_rotation,
+                                            generate_dataset, pixel_rays, read_depth_png,
+                                            scale_intrinsics)
 from mmdepth_dgr.datasets.synthetic.geometry import (intersect_box, intersect_cylinder,
                                                      intersect_plane, intersect_sphere)
 from mmdepth_dgr.datasets.synthetic.lidar import hdl64_elevations_deg, simulate_lidar_scan

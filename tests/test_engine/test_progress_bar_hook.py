@@ -4,8 +4,8 @@ import os.path as osp
 
 from mmengine.runner import Runner
 
-from mmdepth_dgr.engine.hooks import LineProgress, ProgressBarHook, format_metrics_table
-from mmdepth_dgr.engine.hooks import progress_bar_hook
+from mmdepth_dgr.engine.hooks import (LineProgress, ProgressBarHook, format_metrics_table,
+                                      progress_bar_hook)
 from tests.conftest import REPO_ROOT, tiny_runner_cfg
 
 QUICKSTART = osp.join(REPO_ROOT, 'configs', 'quickstart',

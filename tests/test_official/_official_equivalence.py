@@ -162,9 +162,9 @@ def build_project_model(project: dict) -> torch.nn.Module:
     """Build ``fixture.json['project']``: ``config`` (repo-relative) + ``cfg_options``."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
 
     import mmdepth_dgr  # noqa: F401
-    from mmseg.registry import MODELS
     init_default_scope('mmseg')
     path = osp.join(REPO_ROOT, project['config'])
     if not osp.isfile(path):

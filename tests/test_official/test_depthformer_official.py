@@ -9,6 +9,7 @@ and loaded strictly. Tolerance: 64 float32 ulps of the largest depth (measured: 
 """
 import pytest
 import torch
+
 from _official_equivalence import Case, load_converter, official_checkpoint, swapped
 
 CONVERTER = load_converter('depthformer2mmdepth')

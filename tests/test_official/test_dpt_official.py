@@ -11,9 +11,9 @@ must give that output within the fixture's float32 tolerance (64 float32 ulps of
 """
 import pytest
 import torch
-from _official_equivalence import (Case, build_project_model, fill_deterministic,
-                                   load_converter, load_fixture, max_abs_diff, nyu_input,
-                                   project_depth, swapped)
+
+from _official_equivalence import (Case, build_project_model, fill_deterministic, load_converter,
+                                   load_fixture, max_abs_diff, nyu_input, project_depth, swapped)
 
 CONVERTER = load_converter('dpt2mmdepth')
 # Two same-shape official keys per fixture whose exchange is a plausible mis-mapping.

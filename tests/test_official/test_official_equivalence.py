@@ -10,6 +10,7 @@ fixture's float32 tolerance. NeWCRFs is built with ``min_depth=0`` (the official
 """
 import pytest
 import torch
+
 from _official_equivalence import Case, load_converter, official_checkpoint, swapped
 
 # Per host: the converter module's name in messages, and two same-shape official keys

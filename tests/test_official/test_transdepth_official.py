@@ -10,6 +10,7 @@ the same order. Tolerance: 64 float32 ulps of the largest depth (measured: 4.8e-
 """
 import pytest
 import torch
+
 from _official_equivalence import Case, load_converter, official_checkpoint, swapped
 
 CONVERTER = load_converter('transdepth2mmdepth')

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from mmdepth_dgr.ot import entropic_ot_grid, grid_axis_coords
-
 from _ot_helpers import F64, grid_cost_matrix, random_hist
 
 

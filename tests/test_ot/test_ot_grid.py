@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from mmdepth_dgr.ot import SeparableKernel, axis_cost, grid_axis_coords, log_mass
-
 from _ot_helpers import F64, grid_cost_matrix, random_hist
 
 OT_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),

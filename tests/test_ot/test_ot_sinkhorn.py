@@ -6,11 +6,9 @@ import ot
 import pytest
 import torch
 
-from mmdepth_dgr.ot import (DEFAULT_BACKEND, DEFAULT_EPS_SCALING, DEFAULT_MAX_ITER,
-                            DEFAULT_TOL, check_sinkhorn_args, entropic_ot_grid,
-                            grid_transport_cost, sinkhorn_grid_potentials,
-                            sinkhorn_grid_symmetric)
-
+from mmdepth_dgr.ot import (DEFAULT_BACKEND, DEFAULT_EPS_SCALING, DEFAULT_MAX_ITER, DEFAULT_TOL,
+                            check_sinkhorn_args, entropic_ot_grid, grid_transport_cost,
+                            sinkhorn_grid_potentials, sinkhorn_grid_symmetric)
 from _ot_helpers import grid_cost_matrix, random_hist
 
 

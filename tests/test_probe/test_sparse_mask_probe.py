@@ -10,9 +10,9 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmdepth_dgr.probe import (MaskNet, SparseMaskProbe, apply_mask, binarize_mask,
-                               image_region_mask, mask_density, sparse_mask_loss)
 from mmdepth_dgr.models.losses import HuDepthLoss
+from mmdepth_dgr.probe import (MaskNet, SparseMaskProbe, apply_mask, binarize_mask,
+                               image_region_mask, sparse_mask_loss)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PAIR_MIT = osp.join(REPO, 'configs/cnn_vs_transformer',

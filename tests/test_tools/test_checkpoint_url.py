@@ -21,9 +21,8 @@ from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmdepth_dgr.apis import init_model
-from mmdepth_dgr.utils import (CheckpointHashError, CheckpointLoadError,
-                               checkpoint_loading, hash_prefix_from_filename,
-                               read_checkpoint, sha256_file)
+from mmdepth_dgr.utils import (CheckpointHashError, CheckpointLoadError, checkpoint_loading,
+                               hash_prefix_from_filename, read_checkpoint, sha256_file)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py'

@@ -7,8 +7,8 @@ and that ``--out`` keeps a document's hand-written text around the generated blo
 import importlib.util
 import json
 import math
-import re
 import os.path as osp
+import re
 import shlex
 
 import pytest
@@ -29,7 +29,7 @@ def _table(text, first_header):
     """Rows (lists of cells) of the markdown table whose header starts with
     ``first_header``."""
     lines = text.splitlines()
-    start = next(i for i, l in enumerate(lines) if l.startswith(f'| {first_header} |'))
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(f'| {first_header} |'))
     rows = []
     for line in lines[start:]:
         if not line.startswith('|'):

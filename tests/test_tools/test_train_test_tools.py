@@ -6,7 +6,6 @@ import os.path as osp
 import subprocess
 import sys
 
-import pytest
 import torch
 from mmengine.runner import Runner
 
@@ -82,6 +81,7 @@ def test_test_py_evaluates_saves_predictions_and_draws_panels(synthetic_nyu_root
                 + _cli_overrides(synthetic_nyu_root, 2))
     assert 'abs_rel' in proc.stdout + proc.stderr
     import cv2
+
     # saved at the split's relative paths (<scene>/rgb_XXXXX.png)
     with open(osp.join(synthetic_nyu_root, 'nyu_test.txt')) as f:
         rels = [osp.splitext(ln.split()[0])[0] + '.png' for ln in f if ln.strip()]

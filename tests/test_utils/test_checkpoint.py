@@ -13,11 +13,10 @@ import torch
 import torch.nn as nn
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from mmdepth_dgr.utils import (CheckpointLoadError, CheckpointMismatchError,
-                               checkpoint_loading, extract_state_dict, load_checkpoint,
-                               load_state_dict_checked, read_checkpoint)
-from mmdepth_dgr.utils.checkpoint import (load_from_http_verified,
-                                          mmengine_checkpoint_safe_globals)
+from mmdepth_dgr.utils import (CheckpointLoadError, CheckpointMismatchError, checkpoint_loading,
+                               extract_state_dict, load_checkpoint, load_state_dict_checked,
+                               read_checkpoint)
+from mmdepth_dgr.utils.checkpoint import load_from_http_verified, mmengine_checkpoint_safe_globals
 from tests.conftest import REPO_ROOT
 
 

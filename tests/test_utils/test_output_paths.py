@@ -4,8 +4,7 @@ import os.path as osp
 
 import pytest
 
-from mmdepth_dgr.utils import (OutputCollisionError, OutputNames, distinct_stems,
-                               output_relpath)
+from mmdepth_dgr.utils import OutputCollisionError, OutputNames, distinct_stems, output_relpath
 
 
 def test_relpath_keeps_the_folders_under_the_root(tmp_path):

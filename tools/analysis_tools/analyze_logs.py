@@ -2,7 +2,8 @@
 
     python tools/analysis_tools/analyze_logs.py plot_curve \\
         work_dirs/<exp>/<time>/vis_data/scalars.json --keys loss d1 --out fig.png
-    python tools/analysis_tools/analyze_logs.py cal_train_time work_dirs/<exp>/<time>/vis_data/scalars.json
+    python tools/analysis_tools/analyze_logs.py cal_train_time \\
+        work_dirs/<exp>/<time>/vis_data/scalars.json
 
 ``scalars.json`` has one JSON object per line: training lines carry ``loss``,
 ``decode.loss_*``, ``lr``, ``time`` with ``iter``/``step``; validation lines carry the

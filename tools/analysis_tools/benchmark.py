@@ -24,12 +24,12 @@ _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-import mmdepth_dgr  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
 
+import mmdepth_dgr  # noqa: E402,F401
 from mmdepth_dgr.apis import init_model  # noqa: E402
 from mmdepth_dgr.apis.inference import build_inference_pipeline  # noqa: E402
 

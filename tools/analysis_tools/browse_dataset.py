@@ -24,9 +24,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 import mmdepth_dgr  # noqa: F401  (must come before mmseg; registers everything)
-from mmdepth_dgr.visualization import (INVALID_COLOR, colorbar_strip, colorize_depth,
-                                       depth_range, hstack_panels, labelled_panel,
-                                       upscale_nearest)
+from mmdepth_dgr.visualization import (INVALID_COLOR, colorbar_strip, colorize_depth, depth_range,
+                                       hstack_panels, labelled_panel, upscale_nearest)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -53,6 +53,8 @@ from typing import Dict, List, Optional, Tuple
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
 import mmdepth_dgr  # noqa: E402,F401  (mmcv stand-in + registration, must come first)
+
+# isort: split
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from mmengine.analysis import FlopAnalyzer, parameter_count  # noqa: E402

@@ -15,10 +15,10 @@ _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-import mmdepth_dgr  # noqa: E402,F401
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
+import mmdepth_dgr  # noqa: E402,F401
 from mmdepth_dgr.apis import init_model  # noqa: E402
 
 

@@ -24,14 +24,14 @@ import time
 
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 
-import mmdepth_dgr  # noqa: E402,F401  (must come before mmseg)
 import numpy as np  # noqa: E402
 import ot  # noqa: E402
 import torch  # noqa: E402
 
+import mmdepth_dgr  # noqa: E402,F401  (must come before mmseg)
 from mmdepth_dgr.models.losses import otdl_loss  # noqa: E402
-from mmdepth_dgr.ot import (entropic_ot_grid, grid_axis_coords,  # noqa: E402
-                            grid_transport_cost, sinkhorn_grid_potentials)
+from mmdepth_dgr.ot import (entropic_ot_grid, grid_axis_coords, grid_transport_cost,  # noqa: E402
+                            sinkhorn_grid_potentials)
 
 DEFAULT_CONFIG = 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py'
 

@@ -8,8 +8,9 @@ _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-import mmdepth_dgr  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
+
+import mmdepth_dgr  # noqa: E402,F401
 
 
 def parse_args(argv=None):

@@ -29,13 +29,13 @@ _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-import mmdepth_dgr  # noqa: E402,F401  (registers everything)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 from mmseg.registry import MODELS, PARAM_SCHEDULERS  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+import mmdepth_dgr  # noqa: E402,F401  (registers everything)
 from mmdepth_dgr.apis import disable_pretrained_weights  # noqa: E402
 
 ENCODER_KEYS = ('model_name', 'embed_dims', 'depths', 'num_heads', 'window_size',

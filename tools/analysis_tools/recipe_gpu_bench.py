@@ -19,7 +19,6 @@ _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-import mmdepth_dgr  # noqa: E402,F401
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
@@ -29,6 +28,7 @@ from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+import mmdepth_dgr  # noqa: E402,F401
 from mmdepth_dgr.apis import disable_pretrained_weights  # noqa: E402
 
 RECIPES = [

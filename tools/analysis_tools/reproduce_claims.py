@@ -81,6 +81,8 @@ if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
 import mmdepth_dgr  # noqa: E402,F401  (mmcv stand-in + registration, must come first)
+
+# isort: split
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.logging import MMLogger  # noqa: E402

@@ -19,6 +19,8 @@ import sys
 import time
 
 import mmdepth_dgr  # noqa: F401  (must come first: installs the mmcv._ext stand-in)
+
+# isort: split
 from mmdepth_dgr.datasets.synthetic import DATASET_DEFAULTS, generate_dataset
 
 

@@ -15,6 +15,8 @@ import os.path as osp
 import sys
 
 import mmdepth_dgr  # noqa: F401  (must come first: installs the mmcv._ext stand-in)
+
+# isort: split
 import cv2
 
 from mmdepth_dgr.datasets.kitti_lidar import (read_kitti_calib, read_velodyne_bin,

@@ -313,11 +313,11 @@ def run_cli(description: str, host: str, convert: Callable, to_official: Callabl
                         help='mmdepth_dgr config of the network the checkpoint is for; the '
                         'checkpoint must match it key by key')
     args = parser.parse_args()
-    import mmdepth_dgr  # noqa: F401  (registers the project's modules)
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
+    import mmdepth_dgr  # noqa: F401  (registers the project's modules)
     from mmdepth_dgr.apis import disable_pretrained_weights
     init_default_scope('mmseg')
     model = MODELS.build(disable_pretrained_weights(Config.fromfile(args.config).model))

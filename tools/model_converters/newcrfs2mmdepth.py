@@ -433,9 +433,9 @@ def build_model(config: str, cfg_options: Optional[dict] = None) -> torch.nn.Mod
                                 'with the config the weights are meant for.')
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
 
     import mmdepth_dgr  # noqa: F401  (registers the models)
-    from mmseg.registry import MODELS
     init_default_scope('mmseg')
     cfg = Config.fromfile(config)
     if cfg_options:

@@ -6,7 +6,8 @@ Official layout: ``torch.save({'global_step', 'model': model.state_dict(), 'opti
 ``module.`` (``bts_test.py`` loads it into ``DataParallel(BtsModel)``)::
 
     encoder.transformer.embeddings.hybrid_model.{root,body}.*  -> backbone.cnn.{root,body}.*
-    encoder.transformer.embeddings.patch_embeddings.*          -> backbone.vit.patch_embed.projection.*
+    encoder.transformer.embeddings.patch_embeddings.*
+        -> backbone.vit.patch_embed.projection.*
     encoder.transformer.encoder.layer.{i}.attention_norm / ffn_norm / attn.out / ffn.fc1 /
         ffn.fc2  -> backbone.vit.layers.{i}.ln1 / ln2 / attn.attn.out_proj /
         ffn.layers.0.0 / ffn.layers.1

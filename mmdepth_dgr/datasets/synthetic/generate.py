@@ -39,8 +39,8 @@ import numpy as np
 from .camera import KITTI_INTRINSICS, NYU_INTRINSICS, CameraIntrinsics, scale_intrinsics
 from .indoor import generate_indoor_scene
 from .outdoor import generate_drive
-from .writers import (KITTI_DEPTH_SCALE, NYU_DEPTH_SCALE, kitti_paths, kitti_split_line,
-                      nyu_paths, nyu_split_line, parse_split_line, write_depth_png, write_rgb,
+from .writers import (KITTI_DEPTH_SCALE, NYU_DEPTH_SCALE, kitti_paths, kitti_split_line, nyu_paths,
+                      nyu_split_line, parse_split_line, write_depth_png, write_rgb,
                       write_split_file)
 
 __all__ = ['generate_dataset', 'DATASET_DEFAULTS', 'MANIFEST_NAME', 'GENERATOR_VERSION',

@@ -2,8 +2,7 @@
 from typing import Optional
 
 from mmengine.optim.scheduler.momentum_scheduler import MomentumSchedulerMixin
-from mmengine.optim.scheduler.param_scheduler import (INF, OneCycleParamScheduler,
-                                                      _ParamScheduler)
+from mmengine.optim.scheduler.param_scheduler import INF, OneCycleParamScheduler, _ParamScheduler
 from mmseg.registry import PARAM_SCHEDULERS
 
 __all__ = ['OneCycleMomentum']

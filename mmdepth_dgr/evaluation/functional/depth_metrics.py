@@ -30,8 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .eval_crops import (CROP_CONVENTIONS, check_crop_name, crop_box,
-                         crop_box_in_kb_frame)
+from .eval_crops import CROP_CONVENTIONS, check_crop_name, crop_box, crop_box_in_kb_frame
 
 __all__ = [
     'DEPTH_METRIC_NAMES', 'SILOG_CONVENTIONS', 'NoValidDepthError', 'DepthEvalFrame',

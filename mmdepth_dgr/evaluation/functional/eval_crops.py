@@ -127,12 +127,12 @@ def crop_box_in_kb_frame(crop: Optional[str], kb_crop: Sequence[int],
         raise ValueError(f'kb_crop must be (top, left, ori_h, ori_w), got {kb_crop!r}.')
     top, left, ori_h, ori_w = (int(v) for v in kb_crop)
     h, w = kb_shape
-    t, b, l, r = crop_box(crop, ori_h, ori_w)
-    box = (t - top, b - top, l - left, r - left)
+    r0, r1, c0, c1 = crop_box(crop, ori_h, ori_w)
+    box = (r0 - top, r1 - top, c0 - left, c1 - left)
     if box[0] < 0 or box[2] < 0 or box[1] > h or box[3] > w:
         raise ValueError(
-            f"crop={crop!r} with crop_convention='full_size' gives the box rows {t}:{b}, "
-            f'cols {l}:{r} of the {ori_h}x{ori_w} frame, which leaves the {h}x{w} KB crop at '
+            f"crop={crop!r} with crop_convention='full_size' gives the box rows {r0}:{r1}, "
+            f'cols {c0}:{c1} of the {ori_h}x{ori_w} frame, which leaves the {h}x{w} KB crop at '
             f'(top={top}, left={left}); the ground truth outside the KB crop is unknown. '
             'Pass the full-size ground truth instead.')
     return box

@@ -12,15 +12,14 @@ from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmengine.utils import mkdir_or_exist
+from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
-from mmseg.registry import METRICS
-from ..functional.depth_metrics import (DEPTH_METRIC_NAMES, SILOG_CONVENTIONS,
-                                        NoValidDepthError, depth_errors,
-                                        prepare_depth_eval, to_depth_map)
+from ...utils.output_paths import OutputNames, output_relpath
+from ..functional.depth_metrics import (DEPTH_METRIC_NAMES, SILOG_CONVENTIONS, NoValidDepthError,
+                                        depth_errors, prepare_depth_eval, to_depth_map)
 from ..functional.edge_metrics import EDGE_METRIC_NAMES, edge_continuity_metrics
 from ..functional.eval_crops import CROP_CONVENTIONS, check_crop_name
-from ...utils.output_paths import OutputNames, output_relpath
 
 __all__ = ['DepthEvalMetric']
 
@@ -212,8 +211,8 @@ class DepthEvalMetric(BaseMetric):
         result.update(depth_errors(frame.gt_depth_m[valid], frame.pred_depth_m[valid],
                                    self.silog_convention))
         if self.edge_metrics:
-            t, b, l, r = frame.box
-            v = valid[t:b, l:r]
+            r0, r1, c0, c1 = frame.box
+            v = valid[r0:r1, c0:c1]
             if not self._warned_sparse and v.mean() < self.dense_gt_min_fraction:
                 self._warned_sparse = True
                 print_log(
@@ -222,7 +221,7 @@ class DepthEvalMetric(BaseMetric):
                     'for sparse GT such as KITTI). Warned once.',
                     logger='current', level=logging.WARNING)
             result.update(edge_continuity_metrics(
-                frame.pred_depth_m[t:b, l:r], frame.gt_depth_m[t:b, l:r], v,
+                frame.pred_depth_m[r0:r1, c0:c1], frame.gt_depth_m[r0:r1, c0:c1], v,
                 max_dist_px=self.edge_max_dist_px, edge_margin_px=self.edge_margin_px,
                 max_rel_laplacian=self.max_rel_laplacian))
         return result

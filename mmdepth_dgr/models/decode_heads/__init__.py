@@ -19,4 +19,15 @@ from .transdepth_agd import (AGD_GATES, TransDepthAGD, TransDepthAttentionGate,
 from .transdepth_bts import BTSDecoder, BTSReduction, local_planar_guidance, plane_from_params
 from .transdepth_head import TransDepthHead
 
-__all__ = ['AdaBinsHead', 'adabins_depth', 'AdaBinsMiniViT', 'AdaBinsUpBlock', 'bin_edges_and_centers', 'normalize_bin_widths', 'range_attention_maps', 'DPTDepthHead', 'dpt_depth_output', 'DPT_DEPTH_ACTIVATIONS', 'DPT_READOUTS', 'DPTFusionBlock', 'DPTReadout', 'DPTReassembleLevel', 'DPTResidualConvUnit', 'DepthFormerHead', 'DepthFormerUpBlock', 'DepthFormerTransbins', 'depth_from_bins', 'HuDecoderHead', 'HuUpProjection', 'SwinDepthFusionAttention', 'scale_softmax_fuse', 'SwinDepthHead', 'AGD_GATES', 'TransDepthAGD', 'TransDepthAttentionGate', 'dynamic_local_filter', 'structured_attention', 'BTSDecoder', 'BTSReduction', 'local_planar_guidance', 'plane_from_params', 'TransDepthHead', 'DepthBaseHead', 'NeWCRFsHead', 'PixelFormerHead', 'DepthRegressionHead', 'bounded_depth', 'stack_gt_depth', 'add_loss']
+__all__ = [
+    'AdaBinsHead', 'adabins_depth', 'AdaBinsMiniViT', 'AdaBinsUpBlock', 'bin_edges_and_centers',
+    'normalize_bin_widths', 'range_attention_maps', 'DPTDepthHead', 'dpt_depth_output',
+    'DPT_DEPTH_ACTIVATIONS', 'DPT_READOUTS', 'DPTFusionBlock', 'DPTReadout',
+    'DPTReassembleLevel', 'DPTResidualConvUnit', 'DepthFormerHead', 'DepthFormerUpBlock',
+    'DepthFormerTransbins', 'depth_from_bins', 'HuDecoderHead', 'HuUpProjection',
+    'SwinDepthFusionAttention', 'scale_softmax_fuse', 'SwinDepthHead', 'AGD_GATES',
+    'TransDepthAGD', 'TransDepthAttentionGate', 'dynamic_local_filter', 'structured_attention',
+    'BTSDecoder', 'BTSReduction', 'local_planar_guidance', 'plane_from_params',
+    'TransDepthHead', 'DepthBaseHead', 'NeWCRFsHead', 'PixelFormerHead', 'DepthRegressionHead',
+    'bounded_depth', 'stack_gt_depth', 'add_loss'
+]

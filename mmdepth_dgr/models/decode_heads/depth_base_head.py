@@ -7,7 +7,7 @@ range, the loss loop over ``loss_decode`` (mmseg style: same-name losses are sum
 prediction resized to the padded input size (what mmseg's estimators expect).
 """
 from abc import ABCMeta, abstractmethod
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn

@@ -97,8 +97,8 @@ class DepthFormerHead(DepthBaseHead):
         chs = self.in_channels
         self.bottleneck = _cbl(chs[-1], chs[-1], norm_cfg)
         self.up_blocks = nn.ModuleList(
-            DepthFormerUpBlock(chs[l + 1], chs[l], chs[l], norm_cfg)
-            for l in range(n - 2, -1, -1))
+            DepthFormerUpBlock(chs[i + 1], chs[i], chs[i], norm_cfg)
+            for i in range(n - 2, -1, -1))
         self.final_up = nn.ConvTranspose2d(chs[0], chs[0], 2, stride=2)
         self.final_convs = nn.Sequential(_cbl(chs[0], self.channels, norm_cfg),
                                          _cbl(self.channels, self.channels, norm_cfg))

@@ -6,8 +6,8 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .depth_base_head import DepthBaseHead, bounded_depth
 from ..utils import PSPTop, pixel_shuffle_value_channels
+from .depth_base_head import DepthBaseHead, bounded_depth
 from .newcrfs_layers import NeWCRFLayer
 
 __all__ = ['NeWCRFsHead']

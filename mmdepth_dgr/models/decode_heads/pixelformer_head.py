@@ -6,10 +6,9 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .depth_base_head import DepthBaseHead
 from ..utils import PSPTop, pixel_shuffle_value_channels
-from .pixelformer_layers import (BinCentrePredictor, SkipAttentionModule,
-                                 depth_from_bins)
+from .depth_base_head import DepthBaseHead
+from .pixelformer_layers import BinCentrePredictor, SkipAttentionModule, depth_from_bins
 
 __all__ = ['PixelFormerHead']
 

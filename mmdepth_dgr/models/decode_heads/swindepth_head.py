@@ -75,7 +75,7 @@ class SwinDepthHead(DepthBaseHead):
     def forward(self, inputs: Sequence[Tensor]) -> Tensor:
         """Depth (B, 1, h, w) in metres, h = 2**num_upsample × the finest level's height."""
         feats = self._select_inputs(inputs)
-        lat = [l(x) for l, x in zip(self.lateral, feats)]
+        lat = [lat_conv(x) for lat_conv, x in zip(self.lateral, feats)]
         if self.top_down:
             for i in range(len(lat) - 2, -1, -1):
                 lat[i] = lat[i] + self.resize_to(lat[i + 1], lat[i].shape[2:])

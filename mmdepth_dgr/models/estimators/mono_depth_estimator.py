@@ -1,5 +1,5 @@
 """The depth estimator: mmseg's ``DepthEstimator`` with its test-time path fixed."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F

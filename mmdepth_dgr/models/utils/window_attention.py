@@ -26,8 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model.weight_init import trunc_normal_
-from timm.models.swin_transformer import (get_relative_position_index,
-                                          window_partition, window_reverse)
+from timm.models.swin_transformer import (get_relative_position_index, window_partition,
+                                          window_reverse)
 from torch import Tensor
 
 __all__ = [

@@ -38,14 +38,14 @@ def test_pixelformer_box_is_empty_exactly_when_row_start_passes_the_height():
 def _reference(img, depth, a, b, c, d, p, swapped):
     """The patch built from the CutDepth formulas with a 0/1 mask (independent path)."""
     h_img, w_img = depth.shape
-    l, u = int(a * w_img), int(b * h_img)
+    left, u = int(a * w_img), int(b * h_img)
     w = int(max((w_img - a * w_img) * c * p, 1))
     h = int(max((h_img - b * h_img) * d * p, 1))
     keep = np.ones(depth.shape, dtype=np.float64)
     if swapped:
-        keep[l:l + h, u:u + w] = 0
+        keep[left:left + h, u:u + w] = 0
     else:
-        keep[u:u + h, l:l + w] = 0
+        keep[u:u + h, left:left + w] = 0
     keep = keep[..., None]
     return keep * img + (1 - keep) * (255.0 * depth[..., None])
 

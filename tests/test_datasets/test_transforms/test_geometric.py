@@ -5,8 +5,8 @@ from mmseg.datasets.transforms import RandomFlip as MMSEG_RandomFlip
 from mmseg.registry import TRANSFORMS
 
 from mmdepth_dgr.datasets.transforms import (KBCrop, NYUBorderCrop, RandomCropDepth,
-                                             RandomRotateDepth, ResizeDepth,
-                                             kb_crop_offsets, rotate_depth_nearest)
+                                             RandomRotateDepth, ResizeDepth, kb_crop_offsets,
+                                             rotate_depth_nearest)
 
 
 def _coords(h, w):

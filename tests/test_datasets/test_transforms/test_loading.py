@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from mmseg.registry import TRANSFORMS
 
-from mmdepth_dgr.datasets.transforms import (LoadDepthFromFile, LoadRGBFromFile,
-                                             read_depth_png)
+from mmdepth_dgr.datasets.transforms import LoadDepthFromFile, LoadRGBFromFile, read_depth_png
 
 
 def _load_depth(path, scale=1000.0, **kw):

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from mmdepth_dgr.datasets.transforms import (RandomGammaBrightnessColor,
-                                             gamma_brightness_color)
+from mmdepth_dgr.datasets.transforms import RandomGammaBrightnessColor, gamma_brightness_color
 
 
 def _sample(seed=0):

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from mmdepth_dgr.evaluation.functional import (depth_boundary_errors, detect_depth_edges,
-                                               edge_continuity_metrics,
-                                               gradient_continuity_errors)
+                                               edge_continuity_metrics, gradient_continuity_errors)
 
 
 def step_scene(shift: int = 0, size: int = 64) -> np.ndarray:

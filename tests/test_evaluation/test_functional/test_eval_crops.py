@@ -41,8 +41,8 @@ def test_nyu_eigen_crop_on_another_size_raises_naming_the_shape():
 def test_kitti_crop_boxes_match_hand_computed_integer_boxes(crop, h, w, expected):
     assert crop_box(crop, h, w) == expected
     mask = crop_mask((h, w), crop)
-    t, b, l, r = expected
-    assert mask.sum() == (b - t) * (r - l) and mask[t, l] and mask[b - 1, r - 1]
+    r0, r1, c0, c1 = expected
+    assert mask.sum() == (r1 - r0) * (c1 - c0) and mask[r0, c0] and mask[r1 - 1, c1 - 1]
 
 
 @pytest.mark.parametrize('crop,expected', [

@@ -11,8 +11,7 @@ from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.backbones import (DGR_HOST_ADAPTERS, DGRBackbone, DGRHostAdapter,
                                           find_dgr_adapter, supported_host_names)
-from mmdepth_dgr.models.backbones.dgr_adapters import (MSCANAdapter, ResNetAdapter,
-                                                       refine_tokens)
+from mmdepth_dgr.models.backbones.dgr_adapters import MSCANAdapter, ResNetAdapter, refine_tokens
 from tests.test_models.test_backbones.test_dgr_backbone import HOSTS, SMALL_DGR, _equal
 
 MSCAN_HOST = dict(type='MSCAN', embed_dims=[8, 16, 32, 64], depths=[1, 2, 1, 1],

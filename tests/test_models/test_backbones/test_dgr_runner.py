@@ -13,8 +13,8 @@ import os.path as osp
 
 import pytest
 import torch
-from mmdepth_dgr.engine import DepthRunner as Runner  # the tools' runner (checkpoint loading)
 
+from mmdepth_dgr.engine import DepthRunner as Runner  # the tools' runner (checkpoint loading)
 from tests.conftest import REPO_ROOT, tiny_runner_cfg
 
 BASELINE = 'mit-b0_regression_1xb4-600iter_synnyu-240x320.py'

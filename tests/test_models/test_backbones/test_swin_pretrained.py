@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.backbones import (DGRBackbone, PretrainedSwinTransformer,
-                                          convert_swin_state_dict,
-                                          swin_state_dict_layout)
+                                          convert_swin_state_dict, swin_state_dict_layout)
 
 DIMS, DEPTHS, HEADS = 32, (2, 2, 2, 2), (1, 2, 4, 8)
 # 448 px: every stage (112, 56, 28, 14 tokens) is larger than the 7-token window. At

@@ -10,11 +10,9 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 
-from mmdepth_dgr.models.decode_heads import (AdaBinsHead, adabins_depth,
-                                             bin_edges_and_centers, normalize_bin_widths,
-                                             range_attention_maps)
+from mmdepth_dgr.models.decode_heads import (AdaBinsHead, adabins_depth, bin_edges_and_centers,
+                                             normalize_bin_widths, range_attention_maps)
 from mmdepth_dgr.models.losses import bins_chamfer_loss
-
 from _helpers import REPO as REPO_ROOT
 from _helpers import uint8_batch
 from _hosts import leaf_config

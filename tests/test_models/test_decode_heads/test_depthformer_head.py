@@ -12,7 +12,6 @@ from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.decode_heads import (DepthFormerHead, DepthFormerTransbins,
                                              DepthFormerUpBlock, depth_from_bins)
-
 from _helpers import REPO, depth_batch, level_feats
 from _hosts import BY_NAME, tiny_head_cfg, tiny_model_cfg
 

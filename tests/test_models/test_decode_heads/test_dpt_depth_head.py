@@ -12,7 +12,6 @@ from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.decode_heads import (DPTFusionBlock, DPTReadout, DPTReassembleLevel,
                                              dpt_depth_output)
-
 from _helpers import REPO
 from _hosts import BY_NAME, leaf_config
 from _hosts import tiny_model_cfg as _tiny_model_cfg

@@ -22,8 +22,7 @@ import torch
 from mmseg.registry import MODELS
 
 from _helpers import check_leaf_config, depth_batch, synthetic_runner_cfg
-from _hosts import (BY_NAME, DGR_PAIRS, HOSTS, KITTI, LEAVES, NYU, H, W, leaf_config,
-                    tiny_model_cfg)
+from _hosts import BY_NAME, DGR_PAIRS, HOSTS, KITTI, LEAVES, NYU, H, W, leaf_config, tiny_model_cfg
 
 
 def _param(model, dotted: str) -> torch.Tensor:

@@ -9,7 +9,6 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.decode_heads import HuDecoderHead, HuUpProjection
-
 from _helpers import REPO, depth_batch
 
 PAIR = {

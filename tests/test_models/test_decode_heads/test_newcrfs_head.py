@@ -7,9 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from mmdepth_dgr.models.decode_heads import NeWCRFsHead
-from mmdepth_dgr.models.utils import (
-    CRFWindowAttention, shifted_window_mask, window_attention_2d)
-
+from mmdepth_dgr.models.utils import CRFWindowAttention, shifted_window_mask, window_attention_2d
 from _helpers import level_feats
 from _hosts import tiny_head_cfg
 

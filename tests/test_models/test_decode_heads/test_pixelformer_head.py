@@ -7,11 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from mmdepth_dgr.models.decode_heads import PixelFormerHead
-from mmdepth_dgr.models.decode_heads.pixelformer_layers import (
-    BinCentrePredictor, bin_centres_from_logits, depth_from_bins)
-from mmdepth_dgr.models.utils import (
-    SkipWindowAttention, window_attention_2d)
-
+from mmdepth_dgr.models.decode_heads.pixelformer_layers import (BinCentrePredictor,
+                                                                bin_centres_from_logits,
+                                                                depth_from_bins)
+from mmdepth_dgr.models.utils import SkipWindowAttention, window_attention_2d
 from _helpers import level_feats
 from _hosts import tiny_head_cfg
 

@@ -12,7 +12,6 @@ from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.decode_heads import (SwinDepthFusionAttention, SwinDepthHead,
                                              scale_softmax_fuse)
-
 from _helpers import REPO, level_feats
 from _hosts import tiny_head_cfg
 

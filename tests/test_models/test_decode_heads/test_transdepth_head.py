@@ -15,7 +15,6 @@ from mmseg.registry import MODELS
 from mmdepth_dgr.models.decode_heads import (BTSDecoder, BTSReduction, TransDepthAGD,
                                              TransDepthAttentionGate, dynamic_local_filter,
                                              local_planar_guidance, structured_attention)
-
 from _helpers import REPO
 from _hosts import BY_NAME, leaf_config
 from _hosts import tiny_model_cfg as _tiny_model_cfg

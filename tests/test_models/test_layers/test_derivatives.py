@@ -5,8 +5,8 @@ import torch.nn.functional as F
 
 from mmdepth_dgr.models.layers.derivatives import (LAPLACIAN_STENCILS, THIRD_ORDER_OPERATORS,
                                                    FixedDerivatives, _pad, laplacian,
-                                                   laplacian_kernel, stencil_taps,
-                                                   third_order, third_order_kernels)
+                                                   laplacian_kernel, stencil_taps, third_order,
+                                                   third_order_kernels)
 
 H, W = 11, 13
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from _frozen_dgr import FrozenDGRBlock
 from mmseg.registry import MODELS
 
 from mmdepth_dgr.models.layers import (DGR_PRESETS, THIRD_ORDER_OPERATORS, DGRBlock,
                                        dgr_interaction, dgr_merge, pixel_outer_product)
+from _frozen_dgr import FrozenDGRBlock
 
 VARIANTS = [
     dict(),

@@ -4,10 +4,9 @@ import torch
 from mmseg.models.losses.utils import weight_reduce_loss
 from mmseg.registry import MODELS
 
-from mmdepth_dgr.models.losses import (BaseDepthLoss, BinsChamferLoss, HuDepthLoss,
-                                       MaskedMSELoss, OTDLoss, SILogDepthLoss,
-                                       bins_chamfer_loss, depth_loss, hu_depth_loss,
-                                       masked_mse_loss, otdl_loss, reduce_depth_loss,
+from mmdepth_dgr.models.losses import (BaseDepthLoss, BinsChamferLoss, HuDepthLoss, MaskedMSELoss,
+                                       OTDLoss, SILogDepthLoss, bins_chamfer_loss, depth_loss,
+                                       hu_depth_loss, masked_mse_loss, otdl_loss, reduce_depth_loss,
                                        silog_depth_loss)
 
 F64 = torch.float64
