@@ -166,7 +166,7 @@ def _model_name(config: str, iters: int) -> str:
 
 def _print_table(record: Dict) -> None:
     print(f'\n[quickstart] test split of the generated indoor scenes '
-          f'({record["results"]["model"].get("num_images")} images; δ1 higher is better, '
+          f'({int(record["results"]["model"].get("num_images"))} images; δ1 higher is better, '
           'the rest lower)')
     print(results_table(record))
 

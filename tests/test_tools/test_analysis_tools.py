@@ -233,7 +233,7 @@ def test_dgr_overhead_record_holds_every_row_and_renders_the_measured_numbers(
     body = record['dgr_overhead']
     assert body['shape'] == [32, 32] and body['placement'] == ['block', 'stage']
     assert body['host'] == dict(source='builtin', name='mit-b0', model=None,
-                                backbone='MixVisionTransformer')
+                                backbone='MixVisionTransformer', inner=None)
     host, block, stage, last = body['rows']
     # params counted here independently of the tool
     init_default_scope('mmseg')
@@ -275,7 +275,7 @@ def test_dgr_overhead_update_doc_rewrites_only_the_marked_tables(tmp_path):
                          params=params, flops=flops, params_pct=100 * (params / 1000 - 1),
                          flops_pct=100 * (flops / 2e6 - 1)))
     record = dict(schema='s', command='c', git={}, versions={}, device={},
-                  dgr_overhead=dict(host=dict(source='config', name='configs/x/y.py'),
+                  dgr_overhead=dict(host=dict(source='config', name='x/y.py'),
                                     shape=[8, 8], batch=1, form='backbone',
                                     placement=['block', 'stage'], rows=rows))
     (tmp_path / 'r.json').write_text(json.dumps(record))
