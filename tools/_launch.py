@@ -109,24 +109,6 @@ class _DropNoise(logging.Filter):
         return not any(msg.startswith(n) for n in _CONSOLE_NOISE)
 
 
-def _runner_base_class(cfg):
-    """The Runner class the config asks for: ``runner_type`` from the registry, else
-    :class:`~mmdepth_dgr.engine.DepthRunner` (as :func:`mmdepth_dgr.engine.build_runner`)."""
-    from mmseg.registry import RUNNERS
-
-    from mmdepth_dgr.engine import DepthRunner
-    runner_type = cfg.get('runner_type')
-    if runner_type is None:
-        return DepthRunner
-    if isinstance(runner_type, str):
-        cls = RUNNERS.get(runner_type)
-        if cls is None:
-            raise KeyError(f'runner_type={runner_type!r} of the config is not a registered '
-                           'runner (mmseg.registry.RUNNERS)')
-        return cls
-    return runner_type
-
-
 def _quiet_console_runner_class(base):
     """A subclass of ``base`` whose console handler shows warnings and errors only."""
 
@@ -161,8 +143,9 @@ def build_runner(cfg, verbose: bool = False, show_metrics: bool = True):
     Returns:
         mmengine.runner.Runner
     """
+    from mmdepth_dgr.engine import build_runner as build_depth_runner
+    from mmdepth_dgr.engine import runner_class
     if verbose:
-        from mmdepth_dgr.engine import build_runner as build_depth_runner
         return build_depth_runner(cfg)
     hooks = list(cfg.get('custom_hooks') or [])
     if not any(isinstance(h, dict) and h.get('type') == 'ProgressBarHook' for h in hooks):
@@ -171,7 +154,7 @@ def build_runner(cfg, verbose: bool = False, show_metrics: bool = True):
     # mmseg's SegVisualizationHook warns "The draw is False ..." whenever drawing is off
     # (the default; --show-dir turns it on): it says nothing about the run.
     warnings.filterwarnings('ignore', message=r'The draw is False', category=UserWarning)
-    return _quiet_console_runner_class(_runner_base_class(cfg)).from_cfg(cfg)
+    return _quiet_console_runner_class(runner_class(cfg)).from_cfg(cfg)
 
 
 def _data_root(cfg, key: str):

@@ -8,7 +8,7 @@ from mmseg.registry import RUNNERS
 from ..utils.checkpoint import (CheckpointLoadError, checkpoint_loading, extract_state_dict,
                                 load_state_dict_checked, read_checkpoint)
 
-__all__ = ['DepthRunner', 'build_runner']
+__all__ = ['DepthRunner', 'build_runner', 'runner_class']
 
 
 @RUNNERS.register_module()
@@ -128,9 +128,35 @@ class DepthRunner(Runner):
         return checkpoint if state_dict is not checkpoint else {'state_dict': checkpoint}
 
 
+def runner_class(cfg) -> type:
+    """The Runner class a config asks for: its ``runner_type`` (a registered name in
+    ``mmseg.registry.RUNNERS`` or a class), else :class:`DepthRunner` (mmseg's tools use a
+    plain ``Runner`` in that case). The one place the choice is made (used by
+    :func:`build_runner` and by ``tools/_launch.py``).
+
+    Args:
+        cfg (mmengine.Config): The full config.
+
+    Returns:
+        type: A :class:`~mmengine.runner.Runner` subclass.
+
+    Raises:
+        KeyError: ``runner_type`` names no registered runner.
+    """
+    runner_type = cfg.get('runner_type')
+    if runner_type is None:
+        return DepthRunner
+    if isinstance(runner_type, str):
+        cls = RUNNERS.get(runner_type)
+        if cls is None:
+            raise KeyError(f'runner_type={runner_type!r} of the config is not a registered '
+                           'runner (mmseg.registry.RUNNERS)')
+        return cls
+    return runner_type
+
+
 def build_runner(cfg) -> Runner:
-    """``RUNNERS.build(cfg)`` when the config names a ``runner_type``, else
-    :class:`DepthRunner` (mmseg's tools use a plain ``Runner`` in that case).
+    """The runner of :func:`runner_class` built from the config (``from_cfg``).
 
     Args:
         cfg (mmengine.Config): The full config.
@@ -138,6 +164,4 @@ def build_runner(cfg) -> Runner:
     Returns:
         Runner: The runner.
     """
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return DepthRunner.from_cfg(cfg)
+    return runner_class(cfg).from_cfg(cfg)

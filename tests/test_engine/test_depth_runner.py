@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 from mmseg.registry import MODELS
 
-from mmdepth_dgr.engine import DepthRunner, build_runner
+from mmdepth_dgr.engine import DepthRunner, build_runner, runner_class
 from mmdepth_dgr.utils import CheckpointMismatchError
 from tests.conftest import REPO_ROOT, tiny_runner_cfg
 
@@ -35,6 +35,18 @@ def _cfg(tmp_path, data_root, **overrides):
 
 def test_build_runner_gives_a_depth_runner(tmp_path, synthetic_nyu_root):
     assert type(build_runner(_cfg(tmp_path, synthetic_nyu_root))) is DepthRunner
+
+
+def test_runner_class_is_the_one_choice_of_build_runner_and_the_tools():
+    from mmengine.runner import Runner
+    assert runner_class(Config(dict())) is DepthRunner
+    assert runner_class(Config(dict(runner_type='Runner'))) is Runner
+    assert runner_class(Config(dict(runner_type=DepthRunner))) is DepthRunner
+    with pytest.raises(KeyError, match="runner_type='NoSuchRunner'"):
+        runner_class(Config(dict(runner_type='NoSuchRunner')))
+    # tools/_launch.py has no second copy of the choice
+    with open(osp.join(REPO_ROOT, 'tools', '_launch.py'), encoding='utf-8') as f:
+        assert 'runner_class(cfg)' in f.read()
 
 
 def test_load_from_another_model_is_an_error_when_testing(tmp_path, synthetic_nyu_root):

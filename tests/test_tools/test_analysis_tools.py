@@ -124,6 +124,28 @@ def test_dgr_overhead_refuses_latency_when_the_load_exceeds_the_cores(monkeypatc
     assert 'refusing to report latency' in err and '2.50' in err and '2 cores' in err
 
 
+def test_dgr_overhead_end_check_subtracts_its_own_threads_from_the_load(monkeypatch,
+                                                                      capsys):
+    # After a timing run the 1-minute load includes the tool's own busy threads: 2.9 on
+    # 2 cores with 1 own thread is 1.9 from others (reported); 3.5 is 2.5 (refused).
+    tool = _tool('dgr_overhead')
+    monkeypatch.setattr(tool.os, 'cpu_count', lambda: 2)
+    for end, refused in ((2.9, False), (3.5, True)):
+        loads = iter([(0.5, 0.5, 0.5), (end, 1.0, 1.0)])
+        monkeypatch.setattr(tool.os, 'getloadavg', lambda: next(loads))
+        if refused:
+            with pytest.raises(SystemExit) as exc:
+                tool.main(_TINY + ['--repeats', '2', '--threads', '1'])
+            assert exc.value.code == 3
+            err = capsys.readouterr().err
+            assert 'at end is 3.50 (1 of it this tool\'s threads)' in err
+        else:
+            tool.main(_TINY + ['--repeats', '2', '--threads', '1'])
+            out = capsys.readouterr().out
+            assert f'load average at end: {end:.2f} 1.00 1.00 (2 cores; this tool\'s 1 ' \
+                'threads included)' in out and 'FORCED' not in out
+
+
 def test_dgr_overhead_force_reports_under_load_and_marks_the_output(monkeypatch, capsys):
     tool = _tool('dgr_overhead')
     monkeypatch.setattr(tool.os, 'cpu_count', lambda: 2)
@@ -296,6 +318,46 @@ def test_dgr_overhead_update_doc_rewrites_only_the_marked_tables(tmp_path):
     (tmp_path / 'r.json').unlink()
     with pytest.raises(FileNotFoundError, match='r.json'):
         tool.doc_blocks(text, root=str(tmp_path))
+
+
+def test_dgr_overhead_latency_table_states_cpu_threads_load_and_the_targets(tmp_path):
+    tool = _tool('dgr_overhead')
+    host = [100.0, 110.0, 90.0]
+    rows = [dict(label='host', params=None, flops=None, dgr_blocks=0, latency_ms=host)]
+    for placement, ratios in (('block', [1.08, 1.12, 1.09]), ('stage', [1.06, 1.04, 1.07])):
+        rows.append(dict(label=f'DGR defaults [backbone, placement={placement}]',
+                         form='backbone', dgr={}, stages=None, placement=placement,
+                         wrapper={}, dgr_blocks=8 if placement == 'block' else 4,
+                         params=None, flops=None, params_pct=None, flops_pct=None,
+                         latency_ms=[h * r for h, r in zip(host, ratios)],
+                         latency_ratio=ratios))
+    latency = dict(threads=2, warmup=3, repeats=3, forced=False,
+                   load_start='load average at start: 0.42 0.50 0.61 (2 cores)',
+                   load_end='load average at end: 0.97 0.70 0.66 (2 cores)')
+    record = dict(schema='s', command='c', git={}, versions={}, device={},
+                  dgr_overhead=dict(host=dict(source='config', name='x/y.py'), shape=[8, 8],
+                                    batch=1, form='backbone', placement=['block', 'stage'],
+                                    rows=rows, cpu='Some CPU', latency=latency))
+    (tmp_path / 'r.json').write_text(json.dumps(record))
+    with pytest.raises(ValueError, match='params/FLOPs'):
+        tool.load_record(str(tmp_path / 'r.json'))  # a timed-only record has no complexity
+    loaded = tool.load_record(str(tmp_path / 'r.json'), complexity=False)
+    table = tool.render_latency(loaded, 'r.json')
+    assert 'Some CPU, 2 threads; 3 paired interleaved rounds after 3 warm-up' in table
+    assert ('load average 0.42 0.50 0.61 at start, 0.97 0.70 0.66 at end (its own 2 '
+            'threads included)') in table
+    assert '| host | 0 | 100.0 | — | — | — | — |' in table
+    # medians of the paired ratios: +9 % (block, target 10 %), +6 % (stage, target 5 %)
+    assert '| 8 | 108.0 | +9.0 % | +8.0 … +12.0 % | ≤ +10 % | yes |' in table
+    assert '| 4 | 106.0 | +6.0 % | +4.0 … +7.0 % | ≤ +5 % | no |' in table
+    doc = tmp_path / 'README.md'
+    doc.write_text('<!-- dgr_overhead:latency records=r.json -->\n<!-- dgr_overhead:end -->\n')
+    assert tool.update_doc(str(doc), root=str(tmp_path)) == 1
+    assert table in doc.read_text()
+    for broken in (dict(latency=None), dict(latency=dict(latency, forced=True))):
+        bad = dict(record, dgr_overhead=dict(record['dgr_overhead'], **broken))
+        with pytest.raises(ValueError, match='r.json: '):
+            tool.render_latency(bad, 'r.json')
 
 
 def test_dgr_overhead_inner_wraps_the_named_sub_backbone_only():

@@ -24,6 +24,10 @@ HOST_CONFIGS = (
 )
 QUICKSTART = f'{RECORDS}/quickstart_mit-b0_regression_240x320.json'
 SWIN_T = f'{RECORDS}/swin-t_416x544.json'
+# Latency records (timed runs, file names start with latency_): the quickstart model at
+# both sizes of issue #18's targets, 2 threads, >= 15 paired rounds.
+LATENCY_QUICKSTART = (f'{RECORDS}/latency_quickstart_240x320.json',
+                      f'{RECORDS}/latency_quickstart_480x640.json')
 
 
 def _tool():
@@ -50,6 +54,7 @@ def test_dgr_readme_overhead_tables_equal_what_their_records_render():
         assert placeholder not in text
     kinds = [(kind, paths) for kind, paths, _, _ in blocks]
     assert ('table', [QUICKSTART]) in kinds and ('table', [SWIN_T]) in kinds
+    assert ('latency', list(LATENCY_QUICKSTART)) in kinds
     assert ('hosts', [_host_record(c) for c in HOST_CONFIGS]) in kinds
     for kind, paths, body, rendered in blocks:
         assert body == rendered, (
@@ -63,10 +68,12 @@ def test_every_overhead_record_is_complete_cited_and_has_both_placements():
     _, blocks = _blocks()
     cited = {p for _, paths, _, _ in blocks for p in paths}
     on_disk = {osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, RECORDS, '*.json'))}
-    expected = {QUICKSTART, SWIN_T} | {_host_record(c) for c in HOST_CONFIGS}
+    expected = ({QUICKSTART, SWIN_T, *LATENCY_QUICKSTART}
+                | {_host_record(c) for c in HOST_CONFIGS})
     assert expected <= on_disk, f'missing records: {sorted(expected - on_disk)}'
     assert on_disk == cited, f'records the README does not show: {sorted(on_disk - cited)}'
-    for path in sorted(on_disk):
+    timed = {p for p in on_disk if osp.basename(p).startswith('latency_')}
+    for path in sorted(on_disk - timed):
         record = tool.load_record(osp.join(REPO, path))  # every field, or ValueError
         body = record['dgr_overhead']
         assert record['tool'] == 'dgr_overhead' and record['git']['commit']
@@ -81,3 +88,27 @@ def test_every_overhead_record_is_complete_cited_and_has_both_placements():
             config = next(c for c in HOST_CONFIGS if _host_record(c) == path)
             assert body['host']['name'] == config and osp.isfile(osp.join(REPO, config))
     assert tool.load_record(osp.join(REPO, QUICKSTART))['dgr_overhead']['sweep']
+
+
+def test_every_latency_record_is_a_clean_timed_run_of_both_placements():
+    tool = _tool()
+    on_disk = sorted(osp.relpath(p, REPO)
+                     for p in glob.glob(osp.join(REPO, RECORDS, 'latency_*.json')))
+    assert on_disk, 'no latency record'
+    for path in on_disk:
+        record = tool.load_record(osp.join(REPO, path), complexity=False)
+        body = record['dgr_overhead']
+        lat = body['latency']
+        assert lat is not None and not lat['forced'], path
+        assert lat['repeats'] >= 15 and lat['threads'] == 2, path
+        assert not record['git']['dirty'], f'{path}: measured on a dirty tree'
+        rows = body['rows']
+        assert [r['placement'] for r in rows[1:3]] == ['block', 'stage'], path
+        for row in rows:
+            assert len(row['latency_ms']) == lat['repeats'], (path, row['label'])
+        for row in rows[1:]:
+            assert len(row['latency_ratio']) == lat['repeats'], (path, row['label'])
+        # the table states the CPU, the threads and the load of its measurement
+        table = tool.render_latency(record, path)
+        assert body['cpu'] in table and f'{lat["threads"]} threads' in table
+        assert 'load average' in table and f'{lat["repeats"]} paired' in table

@@ -56,7 +56,18 @@ def test_otdl_cost_record_holds_the_measurements_and_renders_the_printed_tables(
     tool.main(['--from-record', str(path)])
     rendered = capsys.readouterr().out
     assert '| 6x6 |' in rendered and '| 6x8 | not run' in rendered
-    assert rendered in printed
+    assert tool.render(body) in rendered and tool.render(body) in printed
+    assert f'Record `{path}`: `{record["command"]}`' in rendered
+    # a doc block is rewritten from the record, and only the block
+    doc = tmp_path / 'README.md'
+    doc.write_text(f'intro\n<!-- otdl_cost records={path.name} -->\nold\n'
+                   '<!-- otdl_cost:end -->\nafter\n')
+    assert tool.update_doc(str(doc), root=str(tmp_path)) == 1
+    text = doc.read_text()
+    assert text.startswith('intro\n') and text.endswith('<!-- otdl_cost:end -->\nafter\n')
+    assert '\nold\n' not in text and tool.render(body) in text
+    assert all(b == r for _, b, r in tool.doc_blocks(text, root=str(tmp_path)))
+    assert tool.update_doc(str(doc), root=str(tmp_path)) == 0
 
 
 def test_otdl_cost_from_record_refuses_a_file_of_another_tool(tmp_path):
@@ -68,3 +79,24 @@ def test_otdl_cost_from_record_refuses_a_file_of_another_tool(tmp_path):
     path.write_text(json.dumps(dict(tool='quickstart')))
     with pytest.raises(ValueError, match='other.json.*otdl_cost'):
         tool.main(['--from-record', str(path)])
+
+
+def test_otdl_readme_cost_tables_are_what_the_committed_record_renders():
+    """configs/otdl/README.md "Cost and accuracy" equals its committed run record."""
+    import json
+    tool = _tool()
+    readme = osp.join(REPO, 'configs', 'otdl', 'README.md')
+    with open(readme, encoding='utf-8') as f:
+        text = f.read()
+    blocks = tool.doc_blocks(text, root=REPO)  # FileNotFoundError: record missing
+    assert [p for p, _, _ in blocks] == ['docs/data/otdl_cost_cpu.json']
+    for path, body, rendered in blocks:
+        assert body == rendered, (
+            f'configs/otdl/README.md: the block of {path} is not what the record renders; '
+            'run python tools/analysis_tools/otdl_cost.py --update-doc configs/otdl/README.md')
+        with open(osp.join(REPO, path), encoding='utf-8') as f:
+            record = json.load(f)
+        assert not record['git']['dirty'], f'{path}: measured on a dirty tree'
+        res = record['otdl_cost']
+        assert res['training_step'] and res['vs_dense'] and res['agreement'], path
+        assert res['threads'] == 2 and res['repeats'] >= 5, path

@@ -19,8 +19,9 @@ For a host (an mmengine config, or a built-in backbone spec) and one or more DGR
 
 Latency on a loaded machine is meaningless, so the tool prints the CPU model, the thread
 count and the load average at start and end, and refuses to report latency (exit status
-3, a message naming the load and the core count) when the 1-minute load average exceeds
-the number of cores at either point; ``--force`` reports anyway and marks every latency
+3, a message naming the load and the core count) when the 1-minute load average of other
+processes exceeds the number of cores at either point (at the end the tool's own threads
+are subtracted: they are part of the 1-minute average after a timing run); ``--force`` reports anyway and marks every latency
 line as measured under load. ``--no-latency`` (params/FLOPs only) needs no idle machine.
 
 Printed as a markdown table with ratios to the host. Examples::
@@ -297,20 +298,28 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or 'unknown CPU'
 
 
-def load_check(cores: int, force: bool, when: str) -> Optional[str]:
-    """The 1-minute load average line; raise SystemExit(3) when it exceeds ``cores``
-    (unless ``force``: then the returned line says so)."""
+def load_check(cores: int, force: bool, when: str, own_threads: int = 0) -> Optional[str]:
+    """The 1-minute load average line; raise SystemExit(3) when the load of *other*
+    processes exceeds ``cores`` (unless ``force``: then the returned line says so).
+
+    At the end of a timing run the 1-minute load average includes this tool's own
+    ``own_threads`` busy threads, so the check is ``load - own_threads > cores`` there
+    (at the start, before any timing, ``own_threads`` is 0).
+    """
     load = os.getloadavg()
+    own = (f'; this tool\'s {own_threads} threads included' if own_threads else '')
     line = (f'load average at {when}: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} '
-            f'({cores} cores)')
-    if load[0] <= cores:
+            f'({cores} cores{own})')
+    if load[0] - own_threads <= cores:
         return line
     if not force:
         print(f'{_WHERE}: refusing to report latency: the 1-minute load average at '
-              f'{when} is {load[0]:.2f}, above the {cores} cores of this machine, so '
-              'timings would measure the other processes. Re-run on an idle machine, '
-              'use --no-latency for params/FLOPs only, or --force to report anyway '
-              '(marked as measured under load).', file=sys.stderr)
+              f'{when} is {load[0]:.2f}' + (f' ({own_threads} of it this tool\'s threads)'
+                                             if own_threads else '')
+              + f', the other processes\' share is above the {cores} cores of this '
+              'machine, so timings would measure the other processes. Re-run on an idle '
+              'machine, use --no-latency for params/FLOPs only, or --force to report '
+              'anyway (marked as measured under load).', file=sys.stderr)
         raise SystemExit(3)
     return line + ' — FORCED: above the core count, latency measured under load'
 
@@ -455,7 +464,8 @@ def measure(args) -> dict:
         del model
     times = (None if args.no_latency else
              _latencies(models, x, args.warmup, args.repeats))
-    load_end = None if args.no_latency else load_check(cores, args.force, 'end')
+    load_end = (None if args.no_latency else
+                load_check(cores, args.force, 'end', own_threads=torch.get_num_threads()))
 
     print(f'\n### DGR overhead — {title}; input {args.batch}x3x{args.shape[0]}x'
           f'{args.shape[1]}; {cpu_model()}, {torch.get_num_threads()} threads; '
@@ -530,13 +540,20 @@ ROW_KEYS = ('label', 'form', 'dgr', 'stages', 'placement', 'wrapper', 'dgr_block
 #: The budgets the README checks per-block DGR against (issue #16).
 BUDGET_PARAMS_PCT = 3.0
 BUDGET_FLOPS_PCT = 5.0
-_MARKER = re.compile(r'<!-- dgr_overhead:(?P<kind>table|hosts) records=(?P<paths>[^>]*?) '
+#: The latency targets (median paired Δlatency, %) per placement (issue #18).
+LATENCY_TARGET_PCT = {'stage': 5.0, 'block': 10.0}
+_MARKER = re.compile(r'<!-- dgr_overhead:(?P<kind>table|hosts|latency) records=(?P<paths>[^>]*?) '
                      r'-->\n(?P<body>.*?)<!-- dgr_overhead:end -->', re.S)
 
 
-def load_record(path: str) -> dict:
+def load_record(path: str, complexity: bool = True) -> dict:
     """A ``--record`` file, checked: the run-record provenance fields and every
     :data:`RECORD_KEYS` / :data:`ROW_KEYS` field must be there.
+
+    Args:
+        path (str): The record.
+        complexity (bool): Require params/FLOPs in every row (False for a latency-only
+            record, ``--no-complexity``). Defaults to True.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -558,7 +575,7 @@ def load_record(path: str) -> dict:
         for key in ROW_KEYS:
             if key not in row:
                 raise ValueError(f'{path}: {RECORD_FIELD}.rows[{i}].{key} is missing')
-        if row['params'] is None or row['flops'] is None:
+        if complexity and (row['params'] is None or row['flops'] is None):
             raise ValueError(f'{path}: {RECORD_FIELD}.rows[{i}] has no params/FLOPs '
                              '(recorded with --no-complexity); docs need them')
     return record
@@ -581,7 +598,8 @@ def render_table(record: dict) -> str:
     """The params/FLOPs markdown table of one record (host row, then every variant,
     each with whether it meets both budgets).
 
-    Latency is never rendered: docs carry no timings from a shared machine.
+    Latency is rendered by :func:`render_latency` (its own table, with the CPU, threads
+    and load it was measured at).
     """
     body = record[RECORD_FIELD]
     host = body['rows'][0]
@@ -628,10 +646,60 @@ def render_hosts(records: List[dict]) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def _load_average(line: Optional[str]) -> str:
+    """The three load averages of a recorded ``load average at ...: a b c (N cores)``."""
+    m = re.search(r':\s*([\d.]+ [\d.]+ [\d.]+)', line or '')
+    return m.group(1) if m else '?'
+
+
+def render_latency(record: dict, path: str = '') -> str:
+    """The latency table of one record measured with latency (not ``--no-latency``): a
+    line with the input, CPU model, threads, rounds and the load average at start and
+    end, then per model the median forward time, the median paired ratio to the host
+    (Δlatency), its range over the rounds, and the target of its placement
+    (:data:`LATENCY_TARGET_PCT`) with whether the median meets it.
+
+    Raises:
+        ValueError: the record has no latency, or it was forced under load.
+    """
+    body = record[RECORD_FIELD]
+    lat = body.get('latency')
+    if not lat:
+        raise ValueError(f'{path}: {RECORD_FIELD}.latency is empty (recorded with '
+                         '--no-latency); a latency table needs a timed run')
+    if lat.get('forced'):
+        raise ValueError(f'{path}: latency was measured with the load above the core count '
+                         '(--force); docs take no such figure')
+    host = body['rows'][0]
+    lines = [f'{_host_name(body)}, input {body["batch"]}x3x{body["shape"][0]}x'
+             f'{body["shape"][1]}; {body.get("cpu", "?")}, {lat["threads"]} threads; '
+             f'{lat["repeats"]} paired interleaved rounds after {lat["warmup"]} warm-up; '
+             f'load average {_load_average(lat["load_start"])} at start, '
+             f'{_load_average(lat["load_end"])} at end (its own {lat["threads"]} threads '
+             f'included); record `{path}`', '',
+             '| model | DGR blocks | latency (ms, median) | Δlatency (median paired ratio) '
+             '| range over rounds | target | meets |',
+             '|---|---:|---:|---:|---:|---:|---|',
+             f'| host | 0 | {statistics.median(host["latency_ms"]):.1f} | — | — | — | — |']
+    for row in body['rows'][1:]:
+        lo, med, hi = _range(row['latency_ratio'])
+        target = LATENCY_TARGET_PCT.get(row['placement'])
+        pct = 100 * (med - 1)
+        lines.append(
+            f'| {row["label"]} | {row["dgr_blocks"]} | '
+            f'{statistics.median(row["latency_ms"]):.1f} | {pct:+.1f} % | '
+            f'{100 * (lo - 1):+.1f} … {100 * (hi - 1):+.1f} % | '
+            + ('— | — |' if target is None else
+               f'≤ +{target:g} % | {"yes" if pct <= target else "no"} |'))
+    return '\n'.join(lines) + '\n'
+
+
 def _render_block(kind: str, paths: List[str], root: str) -> str:
-    records = [load_record(osp.join(root, p)) for p in paths]
+    records = [load_record(osp.join(root, p), complexity=kind != 'latency') for p in paths]
     if kind == 'table':
         return '\n'.join(render_table(r) for r in records)
+    if kind == 'latency':
+        return '\n'.join(render_latency(r, p) for r, p in zip(records, paths))
     return render_hosts(records)
 
 
@@ -640,8 +708,9 @@ def doc_blocks(text: str, root: str = '.') -> List[Tuple[str, List[str], str, st
     body, body rendered from the records)``; paths are relative to ``root``.
 
     A block is ``<!-- dgr_overhead:table records=a.json -->`` (one table per record) or
-    ``<!-- dgr_overhead:hosts records=a.json b.json -->`` (one row per record), then the
-    table, then ``<!-- dgr_overhead:end -->``.
+    ``<!-- dgr_overhead:hosts records=a.json b.json -->`` (one row per record) or
+    ``<!-- dgr_overhead:latency records=a.json -->`` (one latency table per record, each
+    with its CPU, threads and load), then the table, then ``<!-- dgr_overhead:end -->``.
     """
     return [(m['kind'], m['paths'].split(), m['body'],
              _render_block(m['kind'], m['paths'].split(), root))
@@ -654,8 +723,8 @@ def update_doc(path: str, root: str = '.') -> int:
     with open(path, encoding='utf-8') as f:
         text = f.read()
     if not _MARKER.search(text):
-        raise ValueError(f'{path}: no "<!-- dgr_overhead:table|hosts records=... -->" ... '
-                         '"<!-- dgr_overhead:end -->" block to update')
+        raise ValueError(f'{path}: no "<!-- dgr_overhead:table|hosts|latency records=... '
+                         '-->" ... "<!-- dgr_overhead:end -->" block to update')
     changed = 0
 
     def sub(m):
@@ -675,13 +744,19 @@ def main(argv=None):
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(raw)
     if args.from_record:
-        records = [load_record(p) for p in args.from_record]
+        records = [load_record(p, complexity=False) for p in args.from_record]
+        timed_only = False
         for path, record in zip(args.from_record, records):
             body = record[RECORD_FIELD]
             print(f'\n### {_host_name(body)}, input {body["batch"]}x3x{body["shape"][0]}x'
                   f'{body["shape"][1]} ({path})\n')
-            print(render_table(record))
-        if len(records) > 1:
+            if all(r.get('params') is not None for r in body['rows']):
+                print(render_table(record))
+            else:
+                timed_only = True
+            if body.get('latency'):
+                print(render_latency(record, path))
+        if len(records) > 1 and not timed_only:
             print(render_hosts(records))
         return records
     if args.update_doc:

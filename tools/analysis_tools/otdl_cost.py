@@ -12,6 +12,12 @@ Usage::
         [--config configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py] \
         [--repeats 5] [--threads 2] [--clock wall|cpu] [--record run.json]
     python tools/analysis_tools/otdl_cost.py --from-record run.json   # tables of a record
+    python tools/analysis_tools/otdl_cost.py --update-doc configs/otdl/README.md
+
+``--update-doc`` rewrites every block ``<!-- otdl_cost records=PATH -->`` ... ``<!--
+otdl_cost:end -->`` of a markdown file with the tables of the record at ``PATH``
+(relative to the repository root); ``tests/test_tools/test_otdl_cost_doc.py`` checks that
+the committed doc equals what its record renders.
 
 All ratios come from one run on one machine; timings on a shared CPU are noisy (repeat).
 """
@@ -19,6 +25,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import re
 import sys
 import time
 
@@ -202,6 +209,9 @@ def parse_args(argv=None):
                         'measurement to this file')
     parser.add_argument('--from-record', default=None, metavar='JSON',
                         help='measure nothing: print the tables of a --record file')
+    parser.add_argument('--update-doc', default=None, metavar='MARKDOWN',
+                        help='measure nothing: rewrite the tables between "<!-- otdl_cost '
+                        'records=PATH -->" and "<!-- otdl_cost:end -->" from the record')
     return parser.parse_args(argv)
 
 
@@ -291,17 +301,84 @@ def render(res: dict) -> str:
     return '\n'.join(out) + '\n'
 
 
+_WHERE = 'tools/analysis_tools/otdl_cost.py'
+_MARKER = re.compile(r'<!-- otdl_cost records=(?P<path>\S+) -->\n(?P<body>.*?)'
+                     r'<!-- otdl_cost:end -->', re.S)
+
+
+def load_record(path: str) -> dict:
+    """A ``--record`` file, checked for the run-record and ``otdl_cost`` fields.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: a field is missing (the message names the file and the field).
+    """
+    with open(path, encoding='utf-8') as f:
+        record = json.load(f)
+    for key in ('command', 'git', 'versions', 'device', 'otdl_cost'):
+        if key not in record:
+            raise ValueError(f'{path}: run record field {key!r} is missing; expected a '
+                             f'file written by {_WHERE} --record')
+    return record
+
+
+def render_record(record: dict, path: str) -> str:
+    """The doc block of one record: the exact command, commit, CPU and load, then
+    :func:`render`'s tables."""
+    res = record['otdl_cost']
+    git = record['git']
+    commit = (git.get('commit') or '?')[:7] + (' (dirty tree)' if git.get('dirty') else '')
+    cpu = record['device'].get('cpu_model') or record['device'].get('name') or '?'
+    end = res.get('load_average_end') or ['?']
+    head = (f'Record `{path}`: `{record["command"]}` at commit {commit}; {cpu}; load '
+            f'average {res["load_average_start"][0]:.2f} at start, '
+            f'{end[0] if isinstance(end[0], str) else format(end[0], ".2f")} at end.\n')
+    return head + '\n' + render(res)
+
+
+def doc_blocks(text: str, root: str = '.'):
+    """Every ``otdl_cost`` block of a markdown text: ``(record path, current body, body
+    rendered from the record)``."""
+    return [(m['path'], m['body'],
+             render_record(load_record(osp.join(root, m['path'])), m['path']))
+            for m in _MARKER.finditer(text)]
+
+
+def update_doc(path: str, root: str = '.') -> int:
+    """Rewrite the ``otdl_cost`` blocks of ``path``; returns how many changed.
+
+    Raises:
+        ValueError: the file has no block.
+    """
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    if not _MARKER.search(text):
+        raise ValueError(f'{path}: no "<!-- otdl_cost records=PATH -->" ... '
+                         '"<!-- otdl_cost:end -->" block to update')
+    changed = 0
+
+    def sub(m):
+        nonlocal changed
+        body = render_record(load_record(osp.join(root, m['path'])), m['path'])
+        changed += body != m['body']
+        return f'<!-- otdl_cost records={m["path"]} -->\n{body}<!-- otdl_cost:end -->'
+
+    new = _MARKER.sub(sub, text)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(new)
+    return changed
+
+
 def main(argv=None):
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(raw)
     if args.from_record:
-        with open(args.from_record, encoding='utf-8') as f:
-            record = json.load(f)
-        if 'otdl_cost' not in record:
-            raise ValueError(f'{args.from_record}: no "otdl_cost" field; expected a file '
-                             'written by tools/analysis_tools/otdl_cost.py --record')
-        print(render(record['otdl_cost']))
+        record = load_record(args.from_record)
+        print(render_record(record, args.from_record))
         return record['otdl_cost']
+    if args.update_doc:
+        print(f'{args.update_doc}: {update_doc(args.update_doc)} block(s) changed')
+        return None
     res = measure(args)
     print(render(res))
     if args.record:
