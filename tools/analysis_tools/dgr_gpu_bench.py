@@ -27,8 +27,12 @@ and runnable on CPU for a smoke test or the activation-checkpointing memory figu
         --modes train-fp32 --exec eager --variants host dgr dgr-cp --batch 2 \\
         --warmup 1 --iters 2
 
-Prints a markdown table (with the device, torch version and threads) and, with
-``--out``, writes every measurement as JSON.
+Prints a markdown table (with the device, torch version, threads and load average) and,
+with ``--out``, writes every measurement as JSON; ``--record FILE`` writes a run record
+(``mmdepth_dgr.utils.run_record``: the exact command, commit, library versions, device)
+holding them, and ``--update-doc MARKDOWN`` rewrites every block ``<!-- dgr_gpu_bench
+records=PATH -->`` ... ``<!-- dgr_gpu_bench:end -->`` of a file with the table of the
+record at ``PATH`` (relative to the repository root).
 """
 import argparse
 import copy
@@ -36,11 +40,12 @@ import json
 import os
 import os.path as osp
 import platform
+import re
 import resource
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _REPO not in sys.path:
@@ -104,6 +109,12 @@ def parse_args(argv=None):
                    help='run every setting in this process (fast; CPU peak RSS then '
                    'covers all settings so far and is not reported)')
     p.add_argument('--out', default=None, help='write the measurements as JSON')
+    p.add_argument('--record', default=None, metavar='JSON',
+                   help='write a run record (command, commit, versions, device, load) with '
+                   'every measurement to this file')
+    p.add_argument('--update-doc', default=None, metavar='MARKDOWN',
+                   help='measure nothing: rewrite the tables between "<!-- dgr_gpu_bench '
+                   'records=PATH -->" and "<!-- dgr_gpu_bench:end -->" from the records')
     p.add_argument('--worker', default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.iters < 1 or args.warmup < 0:
@@ -249,14 +260,32 @@ def _device_name(device: str) -> str:
     return platform.processor() or 'CPU'
 
 
-def report(results: List[dict], in_process: bool) -> str:
-    """Markdown table: every setting with its ratio to the host of the same cell."""
+def _load() -> Optional[float]:
+    return os.getloadavg()[0] if hasattr(os, 'getloadavg') else None
+
+
+def report(results: List[dict], in_process: bool, torch_version: Optional[str] = None,
+           load: Tuple[Optional[float], Optional[float]] = (None, None),
+           device_name: Optional[str] = None) -> str:
+    """Markdown table: every setting with its ratio to the host of the same cell.
+
+    Args:
+        results (list[dict]): The measurements.
+        in_process (bool): Measured with ``--in-process`` (CPU peak RSS not reported).
+        torch_version (str, optional): Defaults to this process's torch.
+        load (tuple): 1-minute load average at start and end (None: not known).
+        device_name (str, optional): Defaults to this machine's name of the device.
+
+    Returns:
+        str: The heading line, the table and the peak-memory line.
+    """
     r0 = results[0]
     threads = r0['threads'] or torch.get_num_threads()
-    lines = [f'### DGR cost on {_device_name(r0["device"])} ({r0["device"]}); torch '
-             f'{torch.__version__}; {threads} CPU threads'
-             + (f'; load average {os.getloadavg()[0]:.2f}' if hasattr(os, 'getloadavg')
-                else ''), '',
+    loads = ', '.join(f'{v:.2f} at {w}' for v, w in zip(load, ('start', 'end'))
+                      if v is not None)
+    lines = [f'### DGR cost on {device_name or _device_name(r0["device"])} '
+             f'({r0["device"]}); torch {torch_version or torch.__version__}; {threads} CPU '
+             'threads' + (f'; load average {loads}' if loads else ''), '',
              '| model | mode | exec | variant | batch x H x W | img/s | vs host | '
              'peak memory | vs host |', '|---|---|---|---|---|---:|---:|---:|---:|']
     hosts = {(r['model'], r['mode'], r['exec']): r for r in results if r['variant'] == 'host'}
@@ -279,22 +308,108 @@ def report(results: List[dict], in_process: bool) -> str:
     return '\n'.join(lines)
 
 
+RECORD_FIELD = 'dgr_gpu_bench'
+_MARKER = re.compile(r'<!-- dgr_gpu_bench records=(?P<path>\S+) -->\n(?P<body>.*?)'
+                     r'<!-- dgr_gpu_bench:end -->', re.S)
+
+
+def load_record(path: str) -> dict:
+    """A ``--record`` file, checked for the run-record fields and the measurements.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: a field is missing (the message names the file and the field).
+    """
+    with open(path, encoding='utf-8') as f:
+        record = json.load(f)
+    for key in ('command', 'git', 'versions', 'device', RECORD_FIELD):
+        if key not in record:
+            raise ValueError(f'{path}: run record field {key!r} is missing; expected a '
+                             f'file written by {_WHERE} --record')
+    for key in ('results', 'in_process', 'torch', 'device_name', 'load_start', 'load_end'):
+        if key not in record[RECORD_FIELD]:
+            raise ValueError(f'{path}: {RECORD_FIELD}.{key} is missing')
+    return record
+
+
+def render_record(record: dict, path: str) -> str:
+    """The doc block of a record: its command and commit, then :func:`report`'s table."""
+    body = record[RECORD_FIELD]
+    git = record['git']
+    commit = (git.get('commit') or '?')[:7] + (' (dirty tree)' if git.get('dirty') else '')
+    return (f'Record `{path}`: `{record["command"]}` at commit {commit}.\n\n'
+            + report(body['results'], body['in_process'], body['torch'],
+                     (body['load_start'], body['load_end']), body['device_name']) + '\n')
+
+
+def doc_blocks(text: str, root: str = '.'):
+    """Every ``dgr_gpu_bench`` block of a markdown text: ``(record path, current body,
+    body rendered from the record)``."""
+    return [(m['path'], m['body'],
+             render_record(load_record(osp.join(root, m['path'])), m['path']))
+            for m in _MARKER.finditer(text)]
+
+
+def update_doc(path: str, root: str = '.') -> int:
+    """Rewrite the ``dgr_gpu_bench`` blocks of ``path``; returns how many changed.
+
+    Raises:
+        ValueError: the file has no block.
+    """
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    if not _MARKER.search(text):
+        raise ValueError(f'{path}: no "<!-- dgr_gpu_bench records=PATH -->" ... '
+                         '"<!-- dgr_gpu_bench:end -->" block to update')
+    changed = 0
+
+    def sub(m):
+        nonlocal changed
+        body = render_record(load_record(osp.join(root, m['path'])), m['path'])
+        changed += body != m['body']
+        return f'<!-- dgr_gpu_bench records={m["path"]} -->\n{body}<!-- dgr_gpu_bench:end -->'
+
+    new = _MARKER.sub(sub, text)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(new)
+    return changed
+
+
 def main(argv=None) -> List[dict]:
-    args = parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(raw)
     if args.worker:
         print(json.dumps(measure(json.loads(args.worker))))
         return []
+    if args.update_doc:
+        print(f'{args.update_doc}: {update_doc(args.update_doc)} block(s) changed')
+        return []
     results = []
     todo = settings(args)
+    load_start = _load()
     for i, s in enumerate(todo, start=1):
         print(f'[{i}/{len(todo)}] {s["model"]} {s["mode"]} {s["exec"]} {s["variant"]}',
               file=sys.stderr, flush=True)
         results.append(measure(copy.deepcopy(s)) if args.in_process else _run_worker(s))
-    print(report(results, args.in_process))
+    load_end = _load()
+    print(report(results, args.in_process, load=(load_start, load_end)))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=1)
+    if args.record:
+        from mmdepth_dgr.utils.run_record import make_run_record
+        record = make_run_record(
+            command=['python', _WHERE, *raw],
+            extra={'tool': 'dgr_gpu_bench', RECORD_FIELD: dict(
+                results=results, in_process=args.in_process, torch=torch.__version__,
+                device_name=_device_name(results[0]['device']), load_start=load_start,
+                load_end=load_end)})
+        os.makedirs(osp.dirname(osp.abspath(args.record)), exist_ok=True)
+        with open(args.record, 'w', encoding='utf-8') as f:
+            json.dump(record, f, indent=1)
+            f.write('\n')
+        print(f'run record: {args.record}')
     return results
 
 
