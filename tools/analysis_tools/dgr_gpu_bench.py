@@ -300,7 +300,7 @@ def report(results: List[dict], in_process: bool, torch_version: Optional[str] =
                  if h and r is not h and mem is not None else '—')
         lines.append(f'| {r["model"]} | {r["mode"]} | {r["exec"]} | {r["variant"]} | '
                      f'{r["batch"]} x {r["shape"][0]} x {r["shape"][1]} | '
-                     f'{r["img_per_s"]:.2f} | {d_ips} | {mem_s} | {d_mem} |')
+                     f'{r["img_per_s"]:.3g} | {d_ips} | {mem_s} | {d_mem} |')
     lines.append('')
     lines.append(f'peak memory: {r0["peak_kind"]}' +
                  (' (not reported: --in-process on CPU)' if in_process and
