@@ -21,8 +21,9 @@ Latency on a loaded machine is meaningless, so the tool prints the CPU model, th
 count and the load average at start and end, and refuses to report latency (exit status
 3, a message naming the load and the core count) when the 1-minute load average of other
 processes exceeds the number of cores at either point (at the end the tool's own threads
-are subtracted: they are part of the 1-minute average after a timing run); ``--force`` reports anyway and marks every latency
-line as measured under load. ``--no-latency`` (params/FLOPs only) needs no idle machine.
+are subtracted: they are part of the 1-minute average after a timing run); ``--force``
+reports anyway and marks every latency line as measured under load. ``--no-latency``
+(params/FLOPs only) needs no idle machine.
 
 Printed as a markdown table with ratios to the host. Examples::
 
