@@ -28,6 +28,7 @@ mergers refuse to merge such records.
 import datetime
 import hashlib
 import importlib.metadata as metadata
+import json
 import os
 import os.path as osp
 import platform
@@ -35,11 +36,12 @@ import re
 import shlex
 import subprocess
 import sys
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 __all__ = ['make_run_record', 'data_fingerprint', 'record_differences', 'summarize_record',
            'library_versions', 'git_state', 'read_pins', 'pin_mismatches', 'SCHEMA',
-           'MERGE_FIELDS']
+           'MERGE_FIELDS', 'load_tool_record', 'commit_label', 'record_doc_blocks',
+           'update_record_doc']
 
 SCHEMA = 'mmdepth_dgr.run_record/1'
 #: The repository checkout this package is imported from (None-safe: may not be a git
@@ -363,3 +365,86 @@ def pin_mismatches(files: Sequence[str] = ('runtime.txt', 'tests.txt'),
         if installed != pinned:
             out.append((name, pinned, installed))
     return out
+
+
+# ------------------------------------------------- docs rendered from committed records
+def load_tool_record(path: str, field: str, tool: str,
+                     body_keys: Sequence[str] = ()) -> Dict:
+    """A tool's ``--record`` file, checked for the provenance fields, the tool's ``field``
+    and the ``body_keys`` inside it.
+
+    Args:
+        path (str): The record file.
+        field (str): The tool's field of the record (e.g. ``'otdl_cost'``).
+        tool (str): The tool's path, named in the error message.
+        body_keys (Sequence[str]): Keys ``record[field]`` must have. Defaults to ().
+
+    Returns:
+        dict: The record.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: a field is missing (the message names the file and the field).
+    """
+    with open(path, encoding='utf-8') as f:
+        record = json.load(f)
+    for key in ('command', 'git', 'versions', 'device', field):
+        if key not in record:
+            raise ValueError(f'{path}: run record field {key!r} is missing; expected a '
+                             f'file written by {tool} --record')
+    for key in body_keys:
+        if key not in record[field]:
+            raise ValueError(f'{path}: {field}.{key} is missing')
+    return record
+
+
+def commit_label(record: Dict) -> str:
+    """The record's short commit, marked when the tree was dirty."""
+    git = record['git']
+    return (git.get('commit') or '?')[:7] + (' (dirty tree)' if git.get('dirty') else '')
+
+
+def _block_marker(name: str):
+    return re.compile(rf'<!-- {re.escape(name)} records=(?P<path>\S+) -->\n(?P<body>.*?)'
+                      rf'<!-- {re.escape(name)}:end -->', re.S)
+
+
+def record_doc_blocks(text: str, name: str,
+                      render: Callable[[str], str]) -> List[Tuple[str, str, str]]:
+    """Every ``<!-- NAME records=PATH -->`` ... ``<!-- NAME:end -->`` block of a markdown
+    text as ``(PATH, current body, render(PATH))``.
+
+    Args:
+        text (str): The markdown.
+        name (str): The block name (the tool's).
+        render (Callable[[str], str]): Body of the block for a record path.
+    """
+    return [(m['path'], m['body'], render(m['path']))
+            for m in _block_marker(name).finditer(text)]
+
+
+def update_record_doc(path: str, name: str, render: Callable[[str], str]) -> int:
+    """Rewrite the ``NAME`` blocks of the markdown file ``path`` with ``render(PATH)``;
+    returns how many changed.
+
+    Raises:
+        ValueError: the file has no such block.
+    """
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    marker = _block_marker(name)
+    if not marker.search(text):
+        raise ValueError(f'{path}: no "<!-- {name} records=PATH -->" ... '
+                         f'"<!-- {name}:end -->" block to update')
+    changed = 0
+
+    def sub(m):
+        nonlocal changed
+        body = render(m['path'])
+        changed += body != m['body']
+        return f'<!-- {name} records={m["path"]} -->\n{body}<!-- {name}:end -->'
+
+    new = marker.sub(sub, text)
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(new)
+    return changed

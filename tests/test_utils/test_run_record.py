@@ -158,3 +158,29 @@ def test_setup_env_installs_exactly_the_pinned_files():
     assert 'pin_mismatches' in text  # the installation ends with the pin check
     assert sorted(os.listdir(osp.join(REPO_ROOT, 'requirements'))) == [
         'optional.txt', 'runtime.txt', 'tests.txt']
+
+
+def test_record_doc_blocks_render_named_blocks_and_name_what_is_missing(tmp_path):
+    import json
+
+    from mmdepth_dgr.utils.run_record import (commit_label, load_tool_record, record_doc_blocks,
+                                              update_record_doc)
+    rec = dict(command='c', git=dict(commit='abcdef123', dirty=True), versions={},
+               device={}, tool_x=dict(a=1))
+    (tmp_path / 'r.json').write_text(json.dumps(rec))
+    assert load_tool_record(str(tmp_path / 'r.json'), 'tool_x', 'x.py', ('a', )) == rec
+    assert commit_label(rec) == 'abcdef1 (dirty tree)'
+    with pytest.raises(ValueError, match=r'r.json: tool_x.b is missing'):
+        load_tool_record(str(tmp_path / 'r.json'), 'tool_x', 'x.py', ('a', 'b'))
+    with pytest.raises(ValueError, match=r"r.json: run record field 'tool_y' .*x.py"):
+        load_tool_record(str(tmp_path / 'r.json'), 'tool_y', 'x.py')
+    doc = tmp_path / 'd.md'
+    doc.write_text('<!-- tool_x records=r.json -->\nold\n<!-- tool_x:end -->\n'
+                   '<!-- other records=r.json -->\nkept\n<!-- other:end -->\n')
+    assert update_record_doc(str(doc), 'tool_x', lambda p: f'new {p}\n') == 1
+    text = doc.read_text()
+    assert 'new r.json\n<!-- tool_x:end -->' in text and '\nkept\n' in text
+    assert record_doc_blocks(text, 'tool_x', lambda p: 'x') == [('r.json', 'new r.json\n',
+                                                                 'x')]
+    with pytest.raises(ValueError, match='d.md: no "<!-- nope records=PATH -->"'):
+        update_record_doc(str(doc), 'nope', lambda p: '')

@@ -40,7 +40,6 @@ import json
 import os
 import os.path as osp
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -309,45 +308,39 @@ def report(results: List[dict], in_process: bool, torch_version: Optional[str] =
 
 
 RECORD_FIELD = 'dgr_gpu_bench'
-_MARKER = re.compile(r'<!-- dgr_gpu_bench records=(?P<path>\S+) -->\n(?P<body>.*?)'
-                     r'<!-- dgr_gpu_bench:end -->', re.S)
 
 
 def load_record(path: str) -> dict:
-    """A ``--record`` file, checked for the run-record fields and the measurements.
+    """A ``--record`` file, checked for the run-record fields and the measurements
+    (:func:`~mmdepth_dgr.utils.run_record.load_tool_record`).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         ValueError: a field is missing (the message names the file and the field).
     """
-    with open(path, encoding='utf-8') as f:
-        record = json.load(f)
-    for key in ('command', 'git', 'versions', 'device', RECORD_FIELD):
-        if key not in record:
-            raise ValueError(f'{path}: run record field {key!r} is missing; expected a '
-                             f'file written by {_WHERE} --record')
-    for key in ('results', 'in_process', 'torch', 'device_name', 'load_start', 'load_end'):
-        if key not in record[RECORD_FIELD]:
-            raise ValueError(f'{path}: {RECORD_FIELD}.{key} is missing')
-    return record
+    from mmdepth_dgr.utils.run_record import load_tool_record
+    return load_tool_record(path, RECORD_FIELD, _WHERE, body_keys=(
+        'results', 'in_process', 'torch', 'device_name', 'load_start', 'load_end'))
 
 
 def render_record(record: dict, path: str) -> str:
     """The doc block of a record: its command and commit, then :func:`report`'s table."""
+    from mmdepth_dgr.utils.run_record import commit_label
     body = record[RECORD_FIELD]
-    git = record['git']
-    commit = (git.get('commit') or '?')[:7] + (' (dirty tree)' if git.get('dirty') else '')
-    return (f'Record `{path}`: `{record["command"]}` at commit {commit}.\n\n'
+    return (f'Record `{path}`: `{record["command"]}` at commit {commit_label(record)}.\n\n'
             + report(body['results'], body['in_process'], body['torch'],
                      (body['load_start'], body['load_end']), body['device_name']) + '\n')
+
+
+def _renderer(root: str):
+    return lambda path: render_record(load_record(osp.join(root, path)), path)
 
 
 def doc_blocks(text: str, root: str = '.'):
     """Every ``dgr_gpu_bench`` block of a markdown text: ``(record path, current body,
     body rendered from the record)``."""
-    return [(m['path'], m['body'],
-             render_record(load_record(osp.join(root, m['path'])), m['path']))
-            for m in _MARKER.finditer(text)]
+    from mmdepth_dgr.utils.run_record import record_doc_blocks
+    return record_doc_blocks(text, RECORD_FIELD, _renderer(root))
 
 
 def update_doc(path: str, root: str = '.') -> int:
@@ -356,23 +349,8 @@ def update_doc(path: str, root: str = '.') -> int:
     Raises:
         ValueError: the file has no block.
     """
-    with open(path, encoding='utf-8') as f:
-        text = f.read()
-    if not _MARKER.search(text):
-        raise ValueError(f'{path}: no "<!-- dgr_gpu_bench records=PATH -->" ... '
-                         '"<!-- dgr_gpu_bench:end -->" block to update')
-    changed = 0
-
-    def sub(m):
-        nonlocal changed
-        body = render_record(load_record(osp.join(root, m['path'])), m['path'])
-        changed += body != m['body']
-        return f'<!-- dgr_gpu_bench records={m["path"]} -->\n{body}<!-- dgr_gpu_bench:end -->'
-
-    new = _MARKER.sub(sub, text)
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write(new)
-    return changed
+    from mmdepth_dgr.utils.run_record import update_record_doc
+    return update_record_doc(path, RECORD_FIELD, _renderer(root))
 
 
 def main(argv=None) -> List[dict]:

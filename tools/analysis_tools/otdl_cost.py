@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import re
 import sys
 import time
 
@@ -39,6 +38,8 @@ import mmdepth_dgr  # noqa: E402,F401  (must come before mmseg)
 from mmdepth_dgr.models.losses import otdl_loss  # noqa: E402
 from mmdepth_dgr.ot import (entropic_ot_grid, grid_axis_coords, grid_transport_cost,  # noqa: E402
                             sinkhorn_grid_potentials)
+from mmdepth_dgr.utils.run_record import (commit_label, load_tool_record,  # noqa: E402
+                                          record_doc_blocks, update_record_doc)
 
 DEFAULT_CONFIG = 'configs/quickstart/mit-b0_regression_1xb4-600iter_synnyu-240x320.py'
 
@@ -302,46 +303,34 @@ def render(res: dict) -> str:
 
 
 _WHERE = 'tools/analysis_tools/otdl_cost.py'
-_MARKER = re.compile(r'<!-- otdl_cost records=(?P<path>\S+) -->\n(?P<body>.*?)'
-                     r'<!-- otdl_cost:end -->', re.S)
 
 
 def load_record(path: str) -> dict:
-    """A ``--record`` file, checked for the run-record and ``otdl_cost`` fields.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: a field is missing (the message names the file and the field).
-    """
-    with open(path, encoding='utf-8') as f:
-        record = json.load(f)
-    for key in ('command', 'git', 'versions', 'device', 'otdl_cost'):
-        if key not in record:
-            raise ValueError(f'{path}: run record field {key!r} is missing; expected a '
-                             f'file written by {_WHERE} --record')
-    return record
+    """A ``--record`` file, checked for the run-record and ``otdl_cost`` fields
+    (:func:`~mmdepth_dgr.utils.run_record.load_tool_record`)."""
+    return load_tool_record(path, 'otdl_cost', _WHERE)
 
 
 def render_record(record: dict, path: str) -> str:
     """The doc block of one record: the exact command, commit, CPU and load, then
     :func:`render`'s tables."""
     res = record['otdl_cost']
-    git = record['git']
-    commit = (git.get('commit') or '?')[:7] + (' (dirty tree)' if git.get('dirty') else '')
     cpu = record['device'].get('cpu_model') or record['device'].get('name') or '?'
     end = res.get('load_average_end') or ['?']
-    head = (f'Record `{path}`: `{record["command"]}` at commit {commit}; {cpu}; load '
-            f'average {res["load_average_start"][0]:.2f} at start, '
+    head = (f'Record `{path}`: `{record["command"]}` at commit {commit_label(record)}; '
+            f'{cpu}; load average {res["load_average_start"][0]:.2f} at start, '
             f'{end[0] if isinstance(end[0], str) else format(end[0], ".2f")} at end.\n')
     return head + '\n' + render(res)
+
+
+def _renderer(root: str):
+    return lambda path: render_record(load_record(osp.join(root, path)), path)
 
 
 def doc_blocks(text: str, root: str = '.'):
     """Every ``otdl_cost`` block of a markdown text: ``(record path, current body, body
     rendered from the record)``."""
-    return [(m['path'], m['body'],
-             render_record(load_record(osp.join(root, m['path'])), m['path']))
-            for m in _MARKER.finditer(text)]
+    return record_doc_blocks(text, 'otdl_cost', _renderer(root))
 
 
 def update_doc(path: str, root: str = '.') -> int:
@@ -350,23 +339,7 @@ def update_doc(path: str, root: str = '.') -> int:
     Raises:
         ValueError: the file has no block.
     """
-    with open(path, encoding='utf-8') as f:
-        text = f.read()
-    if not _MARKER.search(text):
-        raise ValueError(f'{path}: no "<!-- otdl_cost records=PATH -->" ... '
-                         '"<!-- otdl_cost:end -->" block to update')
-    changed = 0
-
-    def sub(m):
-        nonlocal changed
-        body = render_record(load_record(osp.join(root, m['path'])), m['path'])
-        changed += body != m['body']
-        return f'<!-- otdl_cost records={m["path"]} -->\n{body}<!-- otdl_cost:end -->'
-
-    new = _MARKER.sub(sub, text)
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write(new)
-    return changed
+    return update_record_doc(path, 'otdl_cost', _renderer(root))
 
 
 def main(argv=None):
@@ -384,7 +357,7 @@ def main(argv=None):
     if args.record:
         from mmdepth_dgr.utils.run_record import make_run_record
         record = make_run_record(
-            command=['python', 'tools/analysis_tools/otdl_cost.py', *raw],
+            command=['python', _WHERE, *raw],
             extra=dict(tool='otdl_cost', otdl_cost=res))
         os.makedirs(osp.dirname(osp.abspath(args.record)), exist_ok=True)
         with open(args.record, 'w', encoding='utf-8') as f:
