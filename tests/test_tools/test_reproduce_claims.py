@@ -54,7 +54,7 @@ def test_quick_run_writes_every_row_column_and_claim_with_finite_values(tmp_path
                  'curv_err'):
         assert any(h.startswith(name + ' ') for h in header), name
     assert [r[0] for r in rows] == list(tool.VARIANTS)
-    assert len(tool.VARIANTS) == 16
+    assert len(tool.VARIANTS) == 17
     for row in rows:
         for cell in row[2:]:
             mean, spread = cell.split(' ± ')
@@ -334,6 +334,7 @@ _ONE_OPTION = {
     '+DGR/stencil8-k1': ('+DGR/stencil8', {'model.backbone.dgr.spatial_kernel_size': 1}),
     '+DGR/sharedSE': ('+DGR/block', {'model.backbone.share_se': 'stage'}),
     '+DGR/lastblock': ('+DGR/block', {'model.backbone.blocks': [-1]}),
+    '+DGR/stencil8-k1-lastblock': ('+DGR/stencil8-k1', {'model.backbone.blocks': [-1]}),
     '+DGR/stage, MSE': ('+DGR/block, MSE', {'model.backbone.placement': 'stage'}),
     '+DGR/stage, MSE+OTDL': ('+DGR/block, MSE+OTDL', {'model.backbone.placement': 'stage'}),
 }
@@ -372,6 +373,7 @@ def test_dgr_variant_models_build_with_the_stated_dgr_layout():
     assert block.placement == 'block' and block.points == every_block
     assert built['+DGR/stage'].points == [(s, None) for s in range(4)]
     assert built['+DGR/lastblock'].points == [(s, 1) for s in range(4)]
+    assert built['+DGR/stencil8-k1-lastblock'].points == [(s, 1) for s in range(4)]
     for name in ('+DGR/authors', '+DGR/stencil8', '+DGR/k1', '+DGR/stencil8-k1',
                  '+DGR/sharedSE'):
         assert built[name].points == every_block, name
@@ -388,6 +390,9 @@ def test_dgr_variant_models_build_with_the_stated_dgr_layout():
     both = blocks('+DGR/stencil8-k1')
     assert {(m.stencil_proj.out_channels, m.spatial_conv.conv.kernel_size) for m in both} \
         == {(8, (1, 1))}
+    lean = blocks('+DGR/stencil8-k1-lastblock')
+    assert len(lean) == 4 and {(m.stencil_proj.out_channels,
+                                m.spatial_conv.conv.kernel_size) for m in lean} == {(8, (1, 1))}
     # one SE per stage (its two blocks share it), four in all; own SE per block otherwise
     shared = built['+DGR/sharedSE']
     se = {key: id(m.channel_attention) for key, m in shared.dgr.items()}

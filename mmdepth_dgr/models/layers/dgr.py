@@ -508,8 +508,9 @@ class DGRBlock(BaseModule):
             scale = gate * wts['dw'].flatten()
             s = act
         else:
-            s = F.conv2d(act.view(bsz, h, w, -1).permute(0, 3, 1, 2), wts['dw'], None,
-                         dw.stride, dw.padding, dw.dilation, dw.groups)
+            # a contiguous weight: oneDNN is markedly slower with the strided gathered one
+            s = F.conv2d(act.view(bsz, h, w, -1).permute(0, 3, 1, 2), wts['dw'].contiguous(),
+                         None, dw.stride, dw.padding, dw.dilation, dw.groups)
             s = s.permute(0, 2, 3, 1).reshape(bsz, n, -1)
         # Eq. 10 projection of F_spatial = (P·diag w) DWConv_nobias(act) + (P b_dw + b_P);
         # P b_dw is a sum over channels, taken in the stored order on both sides.

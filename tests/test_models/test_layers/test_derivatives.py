@@ -150,6 +150,25 @@ def test_channels_last_padding_equals_f_pad_and_stays_channels_last(padding_mode
     assert torch.equal(out, ref) and out.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize('r', [1, 2])
+@pytest.mark.parametrize('padding_mode', ['replicate', 'reflect'])
+def test_channels_last_padding_gradient_equals_f_pad_and_traced_slices(padding_mode, r):
+    # eager channels-last padding gathers pixels; its backward must sum the border
+    # gradients like F.pad's, and a traced graph (slice path) must run at other sizes
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 7, dtype=torch.float64).contiguous(
+        memory_format=torch.channels_last).requires_grad_()
+    g = torch.randn(2, 3, 5 + 2 * r, 7 + 2 * r, dtype=torch.float64)
+    (_pad(x, r, padding_mode) * g).sum().backward()
+    x_ref = x.detach().contiguous().requires_grad_()
+    (F.pad(x_ref, (r, r, r, r), mode=padding_mode) * g).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=0, atol=1e-12)
+    traced = torch.jit.trace(lambda t: _pad(t, r, padding_mode), x.detach())
+    x2 = torch.randn(1, 2, 6, 4, dtype=torch.float64).contiguous(
+        memory_format=torch.channels_last)
+    assert torch.equal(traced(x2), F.pad(x2.contiguous(), (r, r, r, r), mode=padding_mode))
+
+
 def test_derivatives_hold_no_parameters_and_no_state():
     mod = FixedDerivatives(4)
     assert list(mod.parameters()) == [] and list(mod.buffers()) == []
