@@ -244,7 +244,7 @@ def test_dgr_overhead_record_holds_every_row_and_renders_the_measured_numbers(
     tool = _tool('dgr_overhead')
     path = tmp_path / 'run.json'
     argv = ['--host', 'mit-b0', '--shape', '32', '32', '--no-latency', '--stages', '3',
-            '--placement', 'block', 'stage', '--sweep', '--only', r'blocks=\[-1\]',
+            '--placement', 'block', 'stage', '--sweep', '--only', r'^lever: blocks=\[-1\]',
             '--record', str(path)]
     tool.main(argv)
     capsys.readouterr()

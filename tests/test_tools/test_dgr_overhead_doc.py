@@ -27,7 +27,14 @@ SWIN_T = f'{RECORDS}/swin-t_416x544.json'
 # Latency records (timed runs, file names start with latency_): the quickstart model at
 # both sizes of issue #18's targets, 2 threads, >= 15 paired rounds.
 LATENCY_QUICKSTART = (f'{RECORDS}/latency_quickstart_240x320.json',
-                      f'{RECORDS}/latency_quickstart_480x640.json')
+                      f'{RECORDS}/latency_quickstart_stage-levers_240x320.json',
+                      f'{RECORDS}/latency_quickstart_480x640.json',
+                      f'{RECORDS}/latency_quickstart_stage-levers_480x640.json')
+# Issue #18's before/after of the exact speed-ups: the same command, alternating the
+# previous commit (before) and the changed one (after), both placements each.
+EXACT_SPEEDUP = tuple(f'{RECORDS}/exact_speedup/latency_quickstart_{run}.json' for run in (
+    'before1_240x320', 'after1_240x320', 'before2_240x320', 'after2_240x320',
+    'before1_480x640', 'after1_480x640'))
 
 
 def _tool():
@@ -55,6 +62,7 @@ def test_dgr_readme_overhead_tables_equal_what_their_records_render():
     kinds = [(kind, paths) for kind, paths, _, _ in blocks]
     assert ('table', [QUICKSTART]) in kinds and ('table', [SWIN_T]) in kinds
     assert ('latency', list(LATENCY_QUICKSTART)) in kinds
+    assert ('latency', list(EXACT_SPEEDUP)) in kinds
     assert ('hosts', [_host_record(c) for c in HOST_CONFIGS]) in kinds
     for kind, paths, body, rendered in blocks:
         assert body == rendered, (
@@ -67,8 +75,9 @@ def test_every_overhead_record_is_complete_cited_and_has_both_placements():
     tool = _tool()
     _, blocks = _blocks()
     cited = {p for _, paths, _, _ in blocks for p in paths}
-    on_disk = {osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, RECORDS, '*.json'))}
-    expected = ({QUICKSTART, SWIN_T, *LATENCY_QUICKSTART}
+    on_disk = {osp.relpath(p, REPO)
+               for p in glob.glob(osp.join(REPO, RECORDS, '**', '*.json'), recursive=True)}
+    expected = ({QUICKSTART, SWIN_T, *LATENCY_QUICKSTART, *EXACT_SPEEDUP}
                 | {_host_record(c) for c in HOST_CONFIGS})
     assert expected <= on_disk, f'missing records: {sorted(expected - on_disk)}'
     assert on_disk == cited, f'records the README does not show: {sorted(on_disk - cited)}'
@@ -92,9 +101,9 @@ def test_every_overhead_record_is_complete_cited_and_has_both_placements():
 
 def test_every_latency_record_is_a_clean_timed_run_of_both_placements():
     tool = _tool()
-    on_disk = sorted(osp.relpath(p, REPO)
-                     for p in glob.glob(osp.join(REPO, RECORDS, 'latency_*.json')))
-    assert on_disk, 'no latency record'
+    on_disk = sorted(osp.relpath(p, REPO) for p in glob.glob(
+        osp.join(REPO, RECORDS, '**', 'latency_*.json'), recursive=True))
+    assert set(EXACT_SPEEDUP) <= set(on_disk)
     for path in on_disk:
         record = tool.load_record(osp.join(REPO, path), complexity=False)
         body = record['dgr_overhead']
@@ -103,7 +112,11 @@ def test_every_latency_record_is_a_clean_timed_run_of_both_placements():
         assert lat['repeats'] >= 15 and lat['threads'] == 2, path
         assert not record['git']['dirty'], f'{path}: measured on a dirty tree'
         rows = body['rows']
-        assert [r['placement'] for r in rows[1:3]] == ['block', 'stage'], path
+        if 'stage-levers' in path:  # the levers with one DGR block per stage
+            assert body['placement'] == ['stage'], path
+            assert {r['placement'] for r in rows[1:]} == {'stage'}, path
+        else:
+            assert [r['placement'] for r in rows[1:3]] == ['block', 'stage'], path
         for row in rows:
             assert len(row['latency_ms']) == lat['repeats'], (path, row['label'])
         for row in rows[1:]:
@@ -112,3 +125,9 @@ def test_every_latency_record_is_a_clean_timed_run_of_both_placements():
         table = tool.render_latency(record, path)
         assert body['cpu'] in table and f'{lat["threads"]} threads' in table
         assert 'load average' in table and f'{lat["repeats"]} paired' in table
+        assert f'commit {record["git"]["commit"][:7]}' in table
+    # before/after: the same command at the previous commit and at the changed one
+    commits = [tool.load_record(osp.join(REPO, p), complexity=False)['git']['commit']
+               for p in EXACT_SPEEDUP]
+    assert len(set(commits[0::2])) == 1 and len(set(commits[1::2])) == 1
+    assert commits[0] != commits[1]

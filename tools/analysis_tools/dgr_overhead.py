@@ -660,14 +660,15 @@ def _load_average(line: Optional[str]) -> str:
 
 def render_latency(record: dict, path: str = '') -> str:
     """The latency table of one record measured with latency (not ``--no-latency``): a
-    line with the input, CPU model, threads, rounds and the load average at start and
-    end, then per model the median forward time, the median paired ratio to the host
+    line with the input, CPU model, threads, rounds, the load average at start and end
+    and the commit measured, then per model the median forward time, the median paired ratio to the host
     (Δlatency), its range over the rounds, and the target of its placement
     (:data:`LATENCY_TARGET_PCT`) with whether the median meets it.
 
     Raises:
         ValueError: the record has no latency, or it was forced under load.
     """
+    from mmdepth_dgr.utils.run_record import commit_label
     body = record[RECORD_FIELD]
     lat = body.get('latency')
     if not lat:
@@ -682,7 +683,7 @@ def render_latency(record: dict, path: str = '') -> str:
              f'{lat["repeats"]} paired interleaved rounds after {lat["warmup"]} warm-up; '
              f'load average {_load_average(lat["load_start"])} at start, '
              f'{_load_average(lat["load_end"])} at end (its own {lat["threads"]} threads '
-             f'included); record `{path}`', '',
+             f'included); commit {commit_label(record)}; record `{path}`', '',
              '| model | DGR blocks | latency (ms, median) | Δlatency (median paired ratio) '
              '| range over rounds | target | meets |',
              '|---|---:|---:|---:|---:|---:|---|',
