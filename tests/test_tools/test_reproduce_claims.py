@@ -204,6 +204,7 @@ def test_from_runs_refuses_runs_of_other_data_code_or_libraries_naming_the_field
 
 @pytest.mark.parametrize('runs_file,section', [
     ('claims_cpu_200iter.json', '## Measured: default size'),
+    ('claims_cpu_200iter_levers.json', '## Levers: default size'),
     ('claims_cpu_200iter_earlier_data.json', '## Earlier run'),
     ('claims_h100_600iter.json', '## Supplement')])
 def test_docs_tables_come_from_the_committed_runs(runs_file, section):

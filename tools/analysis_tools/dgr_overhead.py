@@ -661,9 +661,9 @@ def _load_average(line: Optional[str]) -> str:
 def render_latency(record: dict, path: str = '') -> str:
     """The latency table of one record measured with latency (not ``--no-latency``): a
     line with the input, CPU model, threads, rounds, the load average at start and end
-    and the commit measured, then per model the median forward time, the median paired ratio to the host
-    (Δlatency), its range over the rounds, and the target of its placement
-    (:data:`LATENCY_TARGET_PCT`) with whether the median meets it.
+    and the commit measured, then per model the median forward time, the median paired
+    ratio to the host (Δlatency), its range over the rounds, and the target of its
+    placement (:data:`LATENCY_TARGET_PCT`) with whether the median meets it.
 
     Raises:
         ValueError: the record has no latency, or it was forced under load.
