@@ -473,8 +473,9 @@ class DGRBlock(BaseModule):
                 [t.shape[0] for t in cols], 0)
             rows = torch.cat(rows, 1).index_select(0, perm).split(
                 [t.shape[1] for t in rows], 1)
+        # the Eq. 9 weight contiguous: oneDNN is markedly slower with the strided gathered one
         return merged, dict(w1=cols[0], p_m=cols[1], p_sp=cols[2], w2=rows[0],
-                            b2=rows[1].squeeze(1), dw=rows[2].view_as(dw))
+                            b2=rows[1].squeeze(1), dw=rows[2].contiguous().view_as(dw))
 
     def _forward_fused(self, x: torch.Tensor) -> torch.Tensor:
         """Same function as :meth:`_forward_literal`, fewer passes (module docstring).
@@ -508,9 +509,8 @@ class DGRBlock(BaseModule):
             scale = gate * wts['dw'].flatten()
             s = act
         else:
-            # a contiguous weight: oneDNN is markedly slower with the strided gathered one
-            s = F.conv2d(act.view(bsz, h, w, -1).permute(0, 3, 1, 2), wts['dw'].contiguous(),
-                         None, dw.stride, dw.padding, dw.dilation, dw.groups)
+            s = F.conv2d(act.view(bsz, h, w, -1).permute(0, 3, 1, 2), wts['dw'], None,
+                         dw.stride, dw.padding, dw.dilation, dw.groups)
             s = s.permute(0, 2, 3, 1).reshape(bsz, n, -1)
         # Eq. 10 projection of F_spatial = (P·diag w) DWConv_nobias(act) + (P b_dw + b_P);
         # P b_dw is a sum over channels, taken in the stored order on both sides.
